@@ -1,0 +1,92 @@
+"""EQL for single-event detection rules: parse, compile and match with Elasticsearch's semantics.
+
+Typical use::
+
+    compiled = compile_query('process where process.name : "net.exe"')
+    compiled.matches(event)      # event: a decoded ECS document (nested dicts)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stream.eql.ast import Query
+from stream.eql.compiler import MatchOptions, Matcher, compile_condition
+from stream.eql.fields import FieldKind, FieldSchema, FieldTypeError
+from stream.eql.literals import necessary_literals
+from stream.eql.parser import parse_query
+from stream.eql.values import CompiledValue
+from stream.errors import QueryError
+
+__all__ = [
+    "CompiledQuery",
+    "FieldSchema",
+    "FieldTypeError",
+    "MatchOptions",
+    "compile_query",
+    "parse_query",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuery:
+    """A query compiled once and evaluated on many events.
+
+    ``matches(event)`` returns whether the event satisfies the query; it raises
+    :class:`FieldTypeError` for a value the field's mapping cannot index.
+    ``fields`` lists every field the query reads. ``necessary_literals`` is a
+    set of ASCII-lower-cased strings at least one of which some value of those
+    fields contains (folded) in every matching event, or ``None`` when the
+    query has no such set.
+    """
+
+    text: str
+    syntax: Query
+    matches: Matcher
+    fields: frozenset[str]
+    necessary_literals: frozenset[str] | None
+    _typed_getters: tuple[CompiledValue, ...]
+
+    def check_types(self, event: Mapping[str, Any]) -> None:
+        """Raise :class:`FieldTypeError` if a numeric, boolean or IP field of the query holds a value its mapping rejects."""
+        for value in self._typed_getters:
+            assert value.getter is not None
+            value.getter(event)
+
+
+def compile_query(text: str, options: MatchOptions | None = None, *, rule: str | None = None) -> CompiledQuery:
+    """Parse and compile ``text`` into a :class:`CompiledQuery`.
+
+    Raises:
+        QuerySyntaxError: invalid EQL (with line, column and a caret).
+        UnsupportedQueryError: sequences, samples and pipes.
+        QueryCompileError: valid syntax that Elasticsearch would reject.
+        Each error names ``rule`` when it is given.
+    """
+    options = options or MatchOptions()
+    try:
+        syntax = parse_query(text)
+        compiled = compile_condition(syntax, options)
+    except QueryError as exc:
+        if rule is not None:
+            raise exc.with_rule(rule) from None
+        raise
+
+    typed = tuple(
+        value
+        for value in compiled.fields.values()
+        if value.spec is not None and value.spec.kind in (FieldKind.NUMBER, FieldKind.BOOLEAN, FieldKind.IP)
+    )
+    literals = None
+    if options.case_folding == "ascii":
+        literals = necessary_literals(syntax, lambda name: options.schema.spec(name).kind)
+    return CompiledQuery(
+        text=text,
+        syntax=syntax,
+        matches=compiled.matcher,
+        fields=frozenset(compiled.fields),
+        necessary_literals=literals,
+        _typed_getters=typed,
+    )

@@ -1,0 +1,301 @@
+"""Field types and value extraction from decoded events.
+
+A field's *value set* is every scalar reached by its dotted path, through
+nested objects, dotted keys and any depth of arrays, with JSON ``null``
+dropped. What a query can see of those values depends on the field's type in
+the Elastic mapping: keyword fields index text and skip values longer than
+``ignore_above`` UTF-16 code units, wildcard fields index text of any length,
+numeric and boolean fields coerce numeric or boolean strings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from stream.eql.text import utf16_length
+from stream.errors import DecodeError
+
+DEFAULT_IGNORE_ABOVE = 1024
+
+
+class FieldKind(Enum):
+    """How a field is indexed."""
+
+    KEYWORD = "keyword"
+    WILDCARD = "wildcard"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    IP = "ip"
+    DYNAMIC = "dynamic"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """The indexing of one field: its kind and, for text, the ``ignore_above`` limit (``None``: no limit)."""
+
+    kind: FieldKind
+    ignore_above: int | None = None
+
+
+# Top-level ECS and Elastic Defend namespaces whose text fields are keyword
+# fields with ``ignore_above: 1024`` in the ECS templates.
+_ECS_NAMESPACES = frozenset(
+    """agent client cloud container data_stream destination dll dns ecs email error event file group host http
+    log network observer orchestrator organization os package process registry related rule server service
+    source threat tls url user user_agent vulnerability""".split()
+)
+
+# Fields mapped as ``wildcard`` in ECS: searchable at any length.
+_WILDCARD_SUFFIXES = (".command_line",)
+_WILDCARD_FIELDS = frozenset(
+    {
+        "registry.data.strings",
+        "url.full",
+        "url.original",
+        "error.stack_trace",
+        "http.request.body.content",
+        "http.response.body.content",
+        "user_agent.original",
+    }
+)
+
+# Numeric leaf names in ECS and Elastic Defend (long, integer, double, ...).
+_NUMBER_LEAVES = frozenset(
+    """pid ppid pgid args_count exit_code port bytes packets size entropy status_code uptime duration severity
+    relative_file_creation_time relative_file_name_modify_time zone_identifier risk_score sequence
+    unique_pid uid_number gid_number nice""".split()
+)
+_BOOLEAN_LEAVES = frozenset(
+    "trusted exists interactive same_as_process is_managed".split()
+)
+_IP_LEAVES = frozenset({"ip"})
+
+
+def builtin_field_spec(name: str, ignore_above: int = DEFAULT_IGNORE_ABOVE) -> FieldSpec:
+    """Return the indexing of ``name`` as the ECS / Elastic Defend mappings define it.
+
+    Fields outside the ECS namespaces get :attr:`FieldKind.DYNAMIC`: indexed as
+    their JSON type, text without a length limit, as a streaming engine without
+    mappings should treat them.
+    """
+    leaf = name.rsplit(".", 1)[-1]
+    if leaf in _NUMBER_LEAVES:
+        return FieldSpec(FieldKind.NUMBER)
+    if leaf in _BOOLEAN_LEAVES:
+        return FieldSpec(FieldKind.BOOLEAN)
+    if leaf in _IP_LEAVES:
+        return FieldSpec(FieldKind.IP)
+    if name in _WILDCARD_FIELDS or name.endswith(_WILDCARD_SUFFIXES):
+        return FieldSpec(FieldKind.WILDCARD)
+    if name.split(".", 1)[0] in _ECS_NAMESPACES:
+        return FieldSpec(FieldKind.KEYWORD, ignore_above)
+    return FieldSpec(FieldKind.DYNAMIC)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSchema:
+    """Field indexing used by the compiler.
+
+    ``ignore_above`` overrides the limit per field name (``None`` removes it);
+    ``default_ignore_above`` is the keyword limit (1024 in ECS; 8191 in a
+    ``logsdb`` data stream). ``known_fields``, when set, lists every field
+    the deployment defines: ``?field`` outside it evaluates to ``null``.
+    """
+
+    default_ignore_above: int = DEFAULT_IGNORE_ABOVE
+    ignore_above: Mapping[str, int | None] = field(default_factory=dict)
+    known_fields: frozenset[str] | None = None
+
+    def spec(self, name: str) -> FieldSpec:
+        """Return the indexing of field ``name``."""
+        spec = builtin_field_spec(name, self.default_ignore_above)
+        if name in self.ignore_above and spec.kind in (FieldKind.KEYWORD, FieldKind.WILDCARD, FieldKind.DYNAMIC):
+            limit = self.ignore_above[name]
+            kind = spec.kind if spec.kind is not FieldKind.WILDCARD or limit is None else FieldKind.KEYWORD
+            return FieldSpec(kind, limit)
+        return spec
+
+    def is_known(self, name: str) -> bool:
+        """Return whether ``name`` is defined (always true without ``known_fields``)."""
+        return self.known_fields is None or name in self.known_fields
+
+
+class FieldTypeError(DecodeError):
+    """An event value that the field's mapping cannot index (Elasticsearch would reject the document)."""
+
+    def __init__(self, field_name: str, value: Any, expected: str) -> None:
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(
+            "invalid_field_type",
+            f"field {field_name!r} holds {shown}, but its mapping needs {expected}",
+        )
+
+
+Getter = Callable[[Mapping[str, Any]], list[Any]]
+
+
+def make_raw_getter(path: tuple[str, ...]) -> Getter:
+    """Build a function that returns every non-null scalar at ``path`` in an event.
+
+    The event may use nested objects, dotted keys (``{"process.name": ...}``)
+    or both; arrays are flattened at any depth. The key candidates for each
+    step are computed here, once, so the per-event work is dictionary lookups.
+    """
+    size = len(path)
+    steps: list[tuple[tuple[str, int], ...]] = []
+    for start in range(size):
+        steps.append(tuple((".".join(path[start:end]), end) for end in range(start + 1, size + 1)))
+    frozen_steps = tuple(steps)
+
+    def add_leaf(value: Any, out: list[Any]) -> None:
+        if value.__class__ is list:
+            for item in value:
+                if item is not None:
+                    add_leaf(item, out)
+        elif value.__class__ is not dict:
+            out.append(value)
+
+    def descend(value: Any, index: int, out: list[Any]) -> None:
+        if value.__class__ is dict:
+            walk(value, index, out)
+        elif value.__class__ is list:
+            for item in value:
+                descend(item, index, out)
+
+    def walk(node: Mapping[str, Any], index: int, out: list[Any]) -> None:
+        for key, following in frozen_steps[index]:
+            child = node.get(key)
+            if child is None:
+                continue
+            if following == size:
+                add_leaf(child, out)
+            else:
+                descend(child, following, out)
+
+    if size == 1:
+        (key,) = path
+
+        def get_single(event: Mapping[str, Any]) -> list[Any]:
+            value = event.get(key)
+            if value is None:
+                return []
+            if value.__class__ is str:
+                return [value]
+            out: list[Any] = []
+            add_leaf(value, out)
+            return out
+
+        return get_single
+
+    def get(event: Mapping[str, Any]) -> list[Any]:
+        out: list[Any] = []
+        walk(event, 0, out)
+        return out
+
+    return get
+
+
+def make_value_getter(name: str, path: tuple[str, ...], spec: FieldSpec) -> Getter:
+    """Build a function that returns the *indexed* values of a field, typed by ``spec``.
+
+    Keyword and wildcard fields return text (numbers and booleans as their
+    JSON text); values over ``ignore_above`` are left out. Numeric fields
+    return ``int``/``float``; boolean fields ``bool``; IP fields text.
+
+    The returned function raises :class:`FieldTypeError` for a value the
+    mapping cannot index, such as ``"abc"`` in a numeric field.
+    """
+    raw = make_raw_getter(path)
+    kind = spec.kind
+
+    if kind in (FieldKind.KEYWORD, FieldKind.WILDCARD) or (kind is FieldKind.DYNAMIC and spec.ignore_above):
+        return _text_getter(raw, spec.ignore_above)
+    if kind is FieldKind.NUMBER:
+        return _converting_getter(raw, name, _to_number, "a number")
+    if kind is FieldKind.BOOLEAN:
+        return _converting_getter(raw, name, _to_boolean, "true or false")
+    if kind is FieldKind.IP:
+        return _converting_getter(raw, name, _to_ip_text, "an IP address")
+    return raw
+
+
+def _text_getter(raw: Getter, limit: int | None) -> Getter:
+    # A string of at most limit // 2 code points cannot exceed the limit in UTF-16 units.
+    safe_length = (limit // 2) if limit is not None else None
+
+    def get(event: Mapping[str, Any]) -> list[Any]:
+        values = raw(event)
+        for index, value in enumerate(values):
+            if value.__class__ is not str:
+                values[index] = _text_form(value)
+        if safe_length is None:
+            return values
+        for value in values:
+            if len(value) > safe_length:
+                return [value for value in values if len(value) <= safe_length or utf16_length(value) <= limit]
+        return values
+
+    return get
+
+
+def _text_form(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def _converting_getter(raw: Getter, name: str, convert: Callable[[Any], Any], expected: str) -> Getter:
+    def get(event: Mapping[str, Any]) -> list[Any]:
+        values = raw(event)
+        for index, value in enumerate(values):
+            converted = convert(value)
+            if converted is None:
+                raise FieldTypeError(name, value, expected)
+            values[index] = converted
+        return values
+
+    return get
+
+
+def _to_number(value: Any) -> int | float | None:
+    if value.__class__ is int or value.__class__ is float:
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def _to_boolean(value: Any) -> bool | None:
+    if value is True or value is False:
+        return value
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    return None
+
+
+def _to_ip_text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return value

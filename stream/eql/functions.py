@@ -1,0 +1,302 @@
+"""EQL function library: names, arity, result types and null rules.
+
+Every implementation receives already-evaluated arguments and returns ``None``
+for an EQL ``null`` result. Positions and lengths are in UTF-16 code units,
+as in Elasticsearch (Java strings). The compiler calls these once per
+combination of argument values (leaves are existential, see the compiler).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stream.eql.text import from_utf16_units, utf16_length, utf16_units
+
+# Java's long range: an integer result outside it makes Elasticsearch fail the
+# search, which eql-stream treats as a null (false) result.
+_LONG_MIN = -(2**63)
+_LONG_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """Static facts about one EQL function.
+
+    ``result`` is ``string``, ``number`` or ``boolean``; ``max_args`` is
+    ``None`` for a variadic function.
+    """
+
+    name: str
+    min_args: int
+    max_args: int | None
+    result: str
+    case_insensitive_form: bool = False
+
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    spec.name.lower(): spec
+    for spec in (
+        FunctionSpec("add", 2, 2, "number"),
+        FunctionSpec("between", 3, 4, "string", case_insensitive_form=True),
+        FunctionSpec("cidrMatch", 2, None, "boolean"),
+        FunctionSpec("concat", 1, None, "string"),
+        FunctionSpec("divide", 2, 2, "number"),
+        FunctionSpec("endsWith", 2, 2, "boolean", case_insensitive_form=True),
+        FunctionSpec("indexOf", 2, 3, "number", case_insensitive_form=True),
+        FunctionSpec("length", 1, 1, "number"),
+        FunctionSpec("modulo", 2, 2, "number"),
+        FunctionSpec("multiply", 2, 2, "number"),
+        FunctionSpec("number", 1, 2, "number"),
+        FunctionSpec("startsWith", 2, 2, "boolean", case_insensitive_form=True),
+        FunctionSpec("string", 1, 1, "string"),
+        FunctionSpec("stringContains", 2, 2, "boolean", case_insensitive_form=True),
+        FunctionSpec("substring", 2, 3, "string"),
+        FunctionSpec("subtract", 2, 2, "number"),
+    )
+}
+
+
+def canonical_function_name(name: str) -> str | None:
+    """Return the documented spelling of a function name (matched case-insensitively), or ``None``."""
+    spec = FUNCTIONS.get(name.lower())
+    return spec.name if spec else None
+
+
+def supports_case_insensitive(name: str) -> bool:
+    """Return whether the function accepts the ``~`` suffix."""
+    return FUNCTIONS[name.lower()].case_insensitive_form
+
+
+def text_of(value: Any) -> str | None:
+    """Return the EQL text form of a scalar: ``true``/``false`` for booleans, digits for numbers."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return repr(value)
+    return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# String functions ------------------------------------------------------------
+
+Fold = Callable[[str], str]
+
+
+def starts_with(source: Any, prefix: Any, fold: Fold | None) -> bool | None:
+    source, prefix = text_of(source), text_of(prefix)
+    if source is None or prefix is None:
+        return None
+    if fold:
+        source, prefix = fold(source), fold(prefix)
+    return source.startswith(prefix)
+
+
+def ends_with(source: Any, suffix: Any, fold: Fold | None) -> bool | None:
+    source, suffix = text_of(source), text_of(suffix)
+    if source is None or suffix is None:
+        return None
+    if fold:
+        source, suffix = fold(source), fold(suffix)
+    return source.endswith(suffix)
+
+
+def string_contains(source: Any, part: Any, fold: Fold | None) -> bool | None:
+    source, part = text_of(source), text_of(part)
+    if source is None:
+        return None
+    if part is None or source == "":
+        return False if part is not None else None
+    if fold:
+        source, part = fold(source), fold(part)
+    return part in source
+
+
+def index_of(source: Any, part: Any, start: Any, fold: Fold | None) -> int | None:
+    source, part = text_of(source), text_of(part)
+    if source is None or part is None:
+        return None
+    if fold:
+        source, part = fold(source), fold(part)
+    begin = 0 if start is None else max(int(start), 0)
+
+    source_units, part_units = utf16_units(source), utf16_units(part)
+    length = len(source_units) // 2
+    if part == "":
+        return min(begin, length)
+    for index in range(begin, length - len(part_units) // 2 + 1):
+        if source_units.startswith(part_units, index * 2):
+            return index
+    return None
+
+
+def length(source: Any) -> int | None:
+    source = text_of(source)
+    return None if source is None else utf16_length(source)
+
+
+def substring(source: Any, start: Any, end: Any = None) -> str | None:
+    source = text_of(source)
+    if source is None:
+        return None
+    if start is None:
+        return source
+
+    units = utf16_units(source)
+    size = len(units) // 2
+    first = _clamp_position(int(start), size)
+    last = size if end is None else _clamp_position(int(end), size)
+    if first >= last:
+        return ""
+    return from_utf16_units(units[first * 2 : last * 2])
+
+
+def _clamp_position(position: int, size: int) -> int:
+    if position < 0:
+        position += size
+    return min(max(position, 0), size)
+
+
+def between(source: Any, left: Any, right: Any, greedy: Any, fold: Fold | None) -> str | None:
+    source, left, right = text_of(source), text_of(left), text_of(right)
+    if source is None or left is None or right is None:
+        return None
+    if source == "" or left == "" or right == "":
+        return source
+
+    searched = fold(source) if fold else source
+    left_key = fold(left) if fold else left
+    right_key = fold(right) if fold else right
+
+    left_at = searched.find(left_key)
+    if left_at < 0:
+        return ""
+    after = left_at + len(left_key)
+    right_at = searched.rfind(right_key, after) if greedy else searched.find(right_key, after)
+    if right_at < 0:
+        return ""
+    return source[after:right_at]
+
+
+def concat(*values: Any) -> str | None:
+    parts = [text_of(value) for value in values]
+    if any(part is None for part in parts):
+        return None
+    return "".join(parts)  # type: ignore[arg-type]
+
+
+def to_string(value: Any) -> str | None:
+    return text_of(value)
+
+
+def to_number(source: Any, base: Any = None) -> int | float | None:
+    """Parse text as a number, following Elasticsearch's ``number`` function.
+
+    Returns ``None`` for ``null`` input and for text that does not parse
+    (Elasticsearch fails the search there; eql-stream makes the leaf false).
+    """
+    if source is None:
+        return None
+    if _is_number(source):
+        return source
+    text = text_of(source)
+    assert text is not None
+    radix = 10 if base is None else int(base)
+    try:
+        if text.startswith("0x"):
+            return int(text[2:], 16)
+        if radix != 10:
+            return int(text, radix)
+        try:
+            return int(text) if text.strip() == text else float(text)
+        except ValueError:
+            return float(text)
+    except ValueError:
+        return None
+
+
+def cidr_match(address: Any, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool | None:
+    text = text_of(address)
+    if text is None:
+        return None
+    try:
+        parsed = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return any(parsed in network for network in networks)
+
+
+def parse_cidr(block: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """Parse a ``cidrMatch`` block such as ``10.0.0.0/8`` (host bits may be set).
+
+    Raises:
+        ValueError: the text is not an address or address block.
+    """
+    return ipaddress.ip_network(block, strict=False)
+
+
+# Arithmetic ------------------------------------------------------------------
+
+
+def _checked(result: int | float) -> int | float | None:
+    if isinstance(result, int) and not _LONG_MIN <= result <= _LONG_MAX:
+        return None
+    return result
+
+
+def _numeric_operands(left: Any, right: Any) -> tuple[int | float, int | float] | None:
+    if not _is_number(left) or not _is_number(right):
+        return None
+    return left, right
+
+
+def add(left: Any, right: Any) -> int | float | None:
+    operands = _numeric_operands(left, right)
+    return None if operands is None else _checked(operands[0] + operands[1])
+
+
+def subtract(left: Any, right: Any) -> int | float | None:
+    operands = _numeric_operands(left, right)
+    return None if operands is None else _checked(operands[0] - operands[1])
+
+
+def multiply(left: Any, right: Any) -> int | float | None:
+    operands = _numeric_operands(left, right)
+    return None if operands is None else _checked(operands[0] * operands[1])
+
+
+def divide(left: Any, right: Any) -> int | float | None:
+    """Divide like Java: floating if either side is floating, else truncate toward zero."""
+    operands = _numeric_operands(left, right)
+    if operands is None:
+        return None
+    dividend, divisor = operands
+    if isinstance(dividend, float) or isinstance(divisor, float):
+        if divisor == 0:
+            return math.copysign(math.inf, dividend) if dividend else math.nan
+        return dividend / divisor
+    if divisor == 0:
+        return None
+    quotient = abs(dividend) // abs(divisor)
+    return _checked(quotient if (dividend >= 0) == (divisor >= 0) else -quotient)
+
+
+def modulo(left: Any, right: Any) -> int | float | None:
+    """Remainder with the sign of the dividend, like Java's ``%``."""
+    operands = _numeric_operands(left, right)
+    if operands is None:
+        return None
+    dividend, divisor = operands
+    if divisor == 0:
+        return None if not isinstance(dividend, float) and not isinstance(divisor, float) else math.nan
+    return math.fmod(dividend, divisor) if isinstance(dividend, float) or isinstance(divisor, float) else (
+        abs(dividend) % abs(divisor) * (1 if dividend >= 0 else -1)
+    )
