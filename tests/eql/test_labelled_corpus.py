@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import DATA_DIR, load_jsonl
+from testdata import DATA_DIR, load_jsonl
 from stream.eql import compile_query
 
 CORPUS = load_jsonl(DATA_DIR / "network-discovery-labelled.jsonl")

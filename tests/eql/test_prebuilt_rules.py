@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED_DIR, load_jsonl
+from testdata import SHARED_DIR, load_jsonl
 from stream.eql import compile_query
 from stream.errors import QueryError, UnsupportedQueryError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DATA_DIR, load_jsonl
+from testdata import DATA_DIR, load_jsonl
 from stream.eql import compile_query
 
 VECTORS = load_jsonl(DATA_DIR / "eql-vectors.jsonl")
