@@ -1,0 +1,913 @@
+"""Tests of the service metrics, the health flags and the HTTP endpoint that serves them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import confluent_kafka
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics import MetricWrapperBase
+
+from stream.errors import ConfigError
+from stream.health import HealthState
+from stream.librdkafka_stats import assignment_size_from_stats, consumer_lags_from_stats
+from stream.metrics import DEAD_LETTER_REASONS, OTHER_REASON, Metrics, multiprocess_registry
+from stream.metrics_server import MetricsServer, start_metrics_server
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def metrics(registry: CollectorRegistry) -> Metrics:
+    return Metrics(registry)
+
+
+# --- metric names, types and labels -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricCase:
+    select: Callable[[Metrics], MetricWrapperBase]
+    family: str
+    type: str
+    labels: tuple[str, ...] = ()
+
+
+METRIC_CASES = {
+    "events_consumed": MetricCase(
+        lambda m: m.events_consumed, "eql_stream_events_consumed", "counter", ("topic",)
+    ),
+    "events_prefiltered": MetricCase(
+        lambda m: m.events_prefiltered, "eql_stream_events_prefiltered", "counter", ("topic",)
+    ),
+    "events_dead_lettered": MetricCase(
+        lambda m: m.events_dead_lettered, "eql_stream_events_dead_lettered", "counter", ("reason",)
+    ),
+    "alerts_produced": MetricCase(
+        lambda m: m.alerts_produced, "eql_stream_alerts_produced", "counter", ("rule_id",)
+    ),
+    "rule_evaluation_errors": MetricCase(
+        lambda m: m.rule_evaluation_errors,
+        "eql_stream_rule_evaluation_errors",
+        "counter",
+        ("rule_id",),
+    ),
+    "produce_errors": MetricCase(
+        lambda m: m.produce_errors, "eql_stream_produce_errors", "counter", ("topic_kind",)
+    ),
+    "offset_commits": MetricCase(
+        lambda m: m.offset_commits, "eql_stream_offset_commits", "counter", ("result",)
+    ),
+    "rebalances": MetricCase(lambda m: m.rebalances, "eql_stream_rebalances", "counter", ("kind",)),
+    "alert_latency": MetricCase(
+        lambda m: m.alert_latency, "eql_stream_alert_latency_seconds", "histogram"
+    ),
+    "batch_duration": MetricCase(
+        lambda m: m.batch_duration, "eql_stream_batch_duration_seconds", "histogram"
+    ),
+    "batch_size": MetricCase(lambda m: m.batch_size, "eql_stream_batch_size_messages", "histogram"),
+    "consumer_lag": MetricCase(
+        lambda m: m.consumer_lag,
+        "eql_stream_consumer_lag_messages",
+        "gauge",
+        ("topic", "partition"),
+    ),
+    "assigned_partitions": MetricCase(
+        lambda m: m.assigned_partitions, "eql_stream_assigned_partitions", "gauge"
+    ),
+    "rules_loaded": MetricCase(lambda m: m.rules_loaded, "eql_stream_rules_loaded", "gauge"),
+    "ready": MetricCase(lambda m: m.ready, "eql_stream_ready", "gauge"),
+    "last_offset_commit": MetricCase(
+        lambda m: m.last_offset_commit, "eql_stream_last_offset_commit_timestamp_seconds", "gauge"
+    ),
+    "build_info": MetricCase(
+        lambda m: m.build_info,
+        "eql_stream_build_info",
+        "gauge",
+        ("version", "python_version", "librdkafka_version"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", METRIC_CASES.values(), ids=METRIC_CASES.keys())
+def test_metric_name_type_and_labels(
+    case: MetricCase, registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    metric = case.select(metrics)
+    if case.labels:
+        metric.labels(**{name: "sample" for name in case.labels})
+
+    families = {family.name: family for family in registry.collect()}
+    assert case.family in families
+    family = families[case.family]
+    assert family.type == case.type
+
+    sample_labels = [set(sample.labels) - {"le"} for sample in family.samples]
+    assert set(case.labels) in sample_labels
+
+
+def test_metric_names_all_listed(registry: CollectorRegistry, metrics: Metrics) -> None:
+    listed = {case.family for case in METRIC_CASES.values()}
+    registered = {family.name for family in registry.collect()}
+    assert registered == listed
+
+
+def test_counters_exposed_with_total_suffix(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.events_consumed.labels(topic="events").inc(3)
+
+    assert registry.get_sample_value("eql_stream_events_consumed_total", {"topic": "events"}) == 3.0
+
+
+def test_metrics_twice_on_registry_rejected(registry: CollectorRegistry, metrics: Metrics) -> None:
+    with pytest.raises(ValueError, match="Duplicated timeseries"):
+        Metrics(registry)
+
+
+def test_metrics_leave_default_registry_untouched(metrics: Metrics) -> None:
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("eql_stream_rules_loaded") is None
+
+
+# --- bounded label sets ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "labels"),
+    [
+        *[
+            ("eql_stream_events_dead_lettered_total", {"reason": reason})
+            for reason in sorted(DEAD_LETTER_REASONS)
+        ],
+        ("eql_stream_events_dead_lettered_total", {"reason": OTHER_REASON}),
+        ("eql_stream_produce_errors_total", {"topic_kind": "alerts"}),
+        ("eql_stream_produce_errors_total", {"topic_kind": "dead_letter"}),
+        ("eql_stream_offset_commits_total", {"result": "ok"}),
+        ("eql_stream_offset_commits_total", {"result": "error"}),
+        ("eql_stream_rebalances_total", {"kind": "assign"}),
+        ("eql_stream_rebalances_total", {"kind": "revoke"}),
+        ("eql_stream_rebalances_total", {"kind": "lost"}),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "-".join(value.values()),
+)
+def test_fixed_label_series_start_at_zero(
+    name: str, labels: dict[str, str], registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    assert registry.get_sample_value(name, labels) == 0.0
+
+
+def test_dead_letter_known_reason_counted(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.count_dead_letter("invalid_json", 2)
+
+    assert (
+        registry.get_sample_value(
+            "eql_stream_events_dead_lettered_total", {"reason": "invalid_json"}
+        )
+        == 2.0
+    )
+    assert (
+        registry.get_sample_value("eql_stream_events_dead_lettered_total", {"reason": OTHER_REASON})
+        == 0.0
+    )
+
+
+@pytest.mark.parametrize("reason", ["made_up", "", "INVALID_JSON", "invalid json"])
+def test_dead_letter_unknown_reason_maps_to_other(
+    reason: str, registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    metrics.count_dead_letter(reason)
+
+    assert (
+        registry.get_sample_value("eql_stream_events_dead_lettered_total", {"reason": OTHER_REASON})
+        == 1.0
+    )
+    assert (
+        registry.get_sample_value("eql_stream_events_dead_lettered_total", {"reason": reason})
+        is None
+    )
+
+
+def test_dead_letter_unknown_reason_warned_once(
+    metrics: Metrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="stream.metrics"):
+        metrics.count_dead_letter("made_up")
+        metrics.count_dead_letter("made_up")
+
+    warnings = [record for record in caplog.records if "made_up" in record.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_dead_letter_custom_reasons_accepted(registry: CollectorRegistry) -> None:
+    metrics = Metrics(registry, dead_letter_reasons={"poison_pill"})
+
+    metrics.count_dead_letter("poison_pill")
+    metrics.count_dead_letter("invalid_json")
+
+    assert (
+        registry.get_sample_value(
+            "eql_stream_events_dead_lettered_total", {"reason": "poison_pill"}
+        )
+        == 1.0
+    )
+    assert (
+        registry.get_sample_value("eql_stream_events_dead_lettered_total", {"reason": OTHER_REASON})
+        == 1.0
+    )
+    assert (
+        registry.get_sample_value(
+            "eql_stream_events_dead_lettered_total", {"reason": "invalid_json"}
+        )
+        is None
+    )
+
+
+def test_loaded_rules_set_gauge_and_series(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.set_loaded_rules(["rule-a", "rule-b", "rule-a"])
+
+    assert registry.get_sample_value("eql_stream_rules_loaded") == 2.0
+    for rule_id in ("rule-a", "rule-b"):
+        assert (
+            registry.get_sample_value("eql_stream_alerts_produced_total", {"rule_id": rule_id})
+            == 0.0
+        )
+        assert (
+            registry.get_sample_value(
+                "eql_stream_rule_evaluation_errors_total", {"rule_id": rule_id}
+            )
+            == 0.0
+        )
+
+
+def test_input_topics_series_start_at_zero(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.set_input_topics(["logs-endpoint", "logs-sysmon"])
+
+    for topic in ("logs-endpoint", "logs-sysmon"):
+        assert (
+            registry.get_sample_value("eql_stream_events_consumed_total", {"topic": topic}) == 0.0
+        )
+        assert (
+            registry.get_sample_value("eql_stream_events_prefiltered_total", {"topic": topic})
+            == 0.0
+        )
+
+
+# --- helpers for values ---------------------------------------------------------------------
+
+
+def test_build_info_labels(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.set_build_info("1.2.3", librdkafka_version="2.6.0")
+
+    labels = {
+        "version": "1.2.3",
+        "python_version": ".".join(str(part) for part in sys.version_info[:3]),
+        "librdkafka_version": "2.6.0",
+    }
+    assert registry.get_sample_value("eql_stream_build_info", labels) == 1.0
+
+
+def test_build_info_default_librdkafka_version(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    import confluent_kafka
+
+    metrics.set_build_info("1.2.3")
+
+    families = {family.name: family for family in registry.collect()}
+    (sample,) = families["eql_stream_build_info"].samples
+    assert sample.labels["librdkafka_version"] == confluent_kafka.libversion()[0]
+
+
+def test_alert_latency_observed_in_seconds(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.observe_alert_latency(
+        message_timestamp_ms=1_700_000_000_000, acknowledged_at=1_700_000_000.2
+    )
+
+    assert registry.get_sample_value("eql_stream_alert_latency_seconds_count") == 1.0
+    assert registry.get_sample_value("eql_stream_alert_latency_seconds_sum") == pytest.approx(0.2)
+    assert (
+        registry.get_sample_value("eql_stream_alert_latency_seconds_bucket", {"le": "0.1"}) == 0.0
+    )
+    assert (
+        registry.get_sample_value("eql_stream_alert_latency_seconds_bucket", {"le": "0.25"}) == 1.0
+    )
+
+
+@pytest.mark.parametrize("timestamp_ms", [0, -1], ids=["zero", "not-available"])
+def test_alert_latency_missing_timestamp_ignored(
+    timestamp_ms: int, registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    metrics.observe_alert_latency(
+        message_timestamp_ms=timestamp_ms, acknowledged_at=1_700_000_000.0
+    )
+
+    assert registry.get_sample_value("eql_stream_alert_latency_seconds_count") == 0.0
+
+
+def test_alert_latency_clock_skew_clamped(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.observe_alert_latency(
+        message_timestamp_ms=1_700_000_005_000, acknowledged_at=1_700_000_000.0
+    )
+
+    assert registry.get_sample_value("eql_stream_alert_latency_seconds_sum") == 0.0
+    assert (
+        registry.get_sample_value("eql_stream_alert_latency_seconds_bucket", {"le": "0.005"}) == 1.0
+    )
+
+
+def test_commit_success_sets_timestamp(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.record_commit(True, committed_at=1_700_000_000.5)
+
+    assert registry.get_sample_value("eql_stream_offset_commits_total", {"result": "ok"}) == 1.0
+    assert (
+        registry.get_sample_value("eql_stream_last_offset_commit_timestamp_seconds")
+        == 1_700_000_000.5
+    )
+
+
+def test_commit_failure_keeps_timestamp(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.record_commit(True, committed_at=1_700_000_000.5)
+    metrics.record_commit(False)
+
+    assert registry.get_sample_value("eql_stream_offset_commits_total", {"result": "error"}) == 1.0
+    assert (
+        registry.get_sample_value("eql_stream_last_offset_commit_timestamp_seconds")
+        == 1_700_000_000.5
+    )
+
+
+# --- librdkafka statistics ------------------------------------------------------------------
+
+
+def _partition_stats(
+    partition: int, consumer_lag: int, *, desired: bool = True
+) -> dict[str, object]:
+    # A subset of the fields librdkafka 2.16 emits for a partition assigned to a consumer.
+    return {
+        "partition": partition,
+        "broker": 1,
+        "leader": 1,
+        "desired": desired,
+        "unknown": False,
+        "msgq_cnt": 0,
+        "fetchq_cnt": 12,
+        "fetch_state": "active" if desired else "none",
+        "query_offset": -1001,
+        "next_offset": 1200,
+        "app_offset": 1195,
+        "stored_offset": 1190,
+        "committed_offset": 1180,
+        "eof_offset": -1001,
+        "lo_offset": 0,
+        "hi_offset": 1195 + max(consumer_lag, 0),
+        "ls_offset": 1195 + max(consumer_lag, 0),
+        "consumer_lag": consumer_lag,
+        "consumer_lag_stored": consumer_lag + 5,
+        "txmsgs": 0,
+        "rxmsgs": 1200,
+        "msgs": 1200,
+    }
+
+
+def _consumer_stats(partitions: dict[str, dict[str, object]], *, assignment_size: int) -> str:
+    payload = {
+        "name": "eql-stream#consumer-1",
+        "client_id": "eql-stream",
+        "type": "consumer",
+        "ts": 5016483227792,
+        "time": 1700000000,
+        "age": 15000000,
+        "replyq": 0,
+        "msg_cnt": 0,
+        "brokers": {
+            "localhost:9092/1": {
+                "name": "localhost:9092/1",
+                "nodeid": 1,
+                "state": "UP",
+                "toppars": {},
+            },
+        },
+        "topics": {
+            "logs-endpoint": {
+                "topic": "logs-endpoint",
+                "age": 15000,
+                "metadata_age": 9000,
+                "partitions": {
+                    **partitions,
+                    "-1": _partition_stats(-1, -1, desired=False),
+                },
+            }
+        },
+        "cgrp": {
+            "state": "up",
+            "joinstate": "steady",
+            "rebalance_cnt": 1,
+            "assignment_size": assignment_size,
+        },
+    }
+    return json.dumps(payload)
+
+
+def _lag(registry: CollectorRegistry, partition: str) -> float | None:
+    return registry.get_sample_value(
+        "eql_stream_consumer_lag_messages", {"topic": "logs-endpoint", "partition": partition}
+    )
+
+
+def test_stats_lag_set_per_partition(registry: CollectorRegistry, metrics: Metrics) -> None:
+    stats = _consumer_stats(
+        {"0": _partition_stats(0, 5), "1": _partition_stats(1, 0), "2": _partition_stats(2, 42)},
+        assignment_size=3,
+    )
+
+    metrics.update_from_librdkafka_stats(stats)
+
+    assert _lag(registry, "0") == 5.0
+    assert _lag(registry, "1") == 0.0
+    assert _lag(registry, "2") == 42.0
+    assert registry.get_sample_value("eql_stream_assigned_partitions") == 3.0
+
+
+def test_stats_internal_partition_skipped(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.update_from_librdkafka_stats(
+        _consumer_stats({"0": _partition_stats(0, 5)}, assignment_size=1)
+    )
+
+    assert _lag(registry, "-1") is None
+
+
+def test_stats_unknown_lag_skipped(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.update_from_librdkafka_stats(
+        _consumer_stats({"0": _partition_stats(0, -1)}, assignment_size=1)
+    )
+
+    assert _lag(registry, "0") is None
+
+
+def test_stats_unknown_lag_keeps_previous(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.update_from_librdkafka_stats(
+        _consumer_stats({"0": _partition_stats(0, 7)}, assignment_size=1)
+    )
+    metrics.update_from_librdkafka_stats(
+        _consumer_stats({"0": _partition_stats(0, -1)}, assignment_size=1)
+    )
+
+    assert _lag(registry, "0") == 7.0
+
+
+def test_stats_unassigned_partition_skipped(registry: CollectorRegistry, metrics: Metrics) -> None:
+    stats = _consumer_stats(
+        {"0": _partition_stats(0, 5), "1": _partition_stats(1, 9, desired=False)}, assignment_size=1
+    )
+
+    metrics.update_from_librdkafka_stats(stats)
+
+    assert _lag(registry, "0") == 5.0
+    assert _lag(registry, "1") is None
+
+
+def test_stats_revoked_partition_removed(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.update_from_librdkafka_stats(
+        _consumer_stats(
+            {"0": _partition_stats(0, 5), "1": _partition_stats(1, 6)}, assignment_size=2
+        )
+    )
+    metrics.update_from_librdkafka_stats(
+        _consumer_stats({"0": _partition_stats(0, 3)}, assignment_size=1)
+    )
+
+    assert _lag(registry, "0") == 3.0
+    assert _lag(registry, "1") is None
+    assert registry.get_sample_value("eql_stream_assigned_partitions") == 1.0
+
+
+def test_stats_revoked_after_unknown_lag_removed(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    metrics.update_from_librdkafka_stats(
+        _consumer_stats({"0": _partition_stats(0, 5)}, assignment_size=1)
+    )
+    metrics.update_from_librdkafka_stats(
+        _consumer_stats({"0": _partition_stats(0, -1)}, assignment_size=1)
+    )
+    metrics.update_from_librdkafka_stats(_consumer_stats({}, assignment_size=0))
+
+    assert _lag(registry, "0") is None
+
+
+def test_stats_producer_payload_ignored(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.update_from_librdkafka_stats(
+        _consumer_stats({"0": _partition_stats(0, 5)}, assignment_size=1)
+    )
+    producer_stats = json.loads(_consumer_stats({}, assignment_size=0))
+    producer_stats["type"] = "producer"
+
+    metrics.update_from_librdkafka_stats(json.dumps(producer_stats))
+
+    assert _lag(registry, "0") == 5.0
+    assert registry.get_sample_value("eql_stream_assigned_partitions") == 1.0
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["", "{not json", "[1, 2]", "null"],
+    ids=["empty", "truncated", "array", "null"],
+)
+def test_stats_invalid_payload_ignored(
+    payload: str, registry: CollectorRegistry, metrics: Metrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    metrics.update_from_librdkafka_stats(
+        _consumer_stats({"0": _partition_stats(0, 5)}, assignment_size=1)
+    )
+
+    with caplog.at_level(logging.WARNING, logger="stream.metrics"):
+        metrics.update_from_librdkafka_stats(payload)
+
+    assert _lag(registry, "0") == 5.0
+    assert any("librdkafka statistics" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("stats", "expected"),
+    [
+        ({}, {}),
+        ({"topics": []}, {}),
+        ({"topics": {"t": "not an object"}}, {}),
+        ({"topics": {"t": {"partitions": None}}}, {}),
+        ({"topics": {"t": {"partitions": {"0": "not an object"}}}}, {}),
+        ({"topics": {"t": {"partitions": {"0": {"consumer_lag": "5"}}}}}, {}),
+        ({"topics": {"t": {"partitions": {"0": {"consumer_lag": True}}}}}, {}),
+        ({"topics": {"t": {"partitions": {"0": {"consumer_lag": 5}}}}}, {("t", "0"): 5}),
+        ({"topics": {"t": {"partitions": {"0": {"consumer_lag": -1}}}}}, {("t", "0"): None}),
+        ({"topics": {"t": {"partitions": {"-1": {"consumer_lag": 5}}}}}, {}),
+    ],
+    ids=[
+        "no-topics",
+        "topics-not-object",
+        "topic-not-object",
+        "partitions-missing",
+        "partition-not-object",
+        "lag-string",
+        "lag-bool",
+        "no-desired-field-counts-as-assigned",
+        "unknown-lag-is-none",
+        "internal-partition",
+    ],
+)
+def test_lags_from_stats_shapes(
+    stats: dict[str, object], expected: dict[tuple[str, str], int | None]
+) -> None:
+    assert consumer_lags_from_stats(stats) == expected
+
+
+@pytest.mark.parametrize(
+    ("stats", "expected"),
+    [
+        ({}, None),
+        ({"cgrp": "up"}, None),
+        ({"cgrp": {"state": "up"}}, None),
+        ({"cgrp": {"assignment_size": True}}, None),
+        ({"cgrp": {"assignment_size": 4}}, 4),
+    ],
+    ids=["no-group", "group-not-object", "size-missing", "size-bool", "size-set"],
+)
+def test_assignment_size_from_stats_shapes(stats: dict[str, object], expected: int | None) -> None:
+    assert assignment_size_from_stats(stats) == expected
+
+
+def test_lags_from_real_consumer_stats() -> None:
+    # librdkafka emits statistics without a broker, so an unreachable local
+    # address is enough. Lags stay unknown, but assigned partitions appear.
+    payloads: list[str] = []
+    consumer = confluent_kafka.Consumer(
+        {
+            "bootstrap.servers": "127.0.0.1:1",
+            "group.id": "eql-stream-metrics-test",
+            "statistics.interval.ms": 100,
+            "stats_cb": payloads.append,
+            "log_level": 0,
+        }
+    )
+    try:
+        partitions = [confluent_kafka.TopicPartition("logs-endpoint", number) for number in (0, 3)]
+        consumer.assign(partitions)
+        assigned = _poll_until_stats(consumer, payloads, lambda lags: len(lags) == 2)
+        assert assigned == {("logs-endpoint", "0"): None, ("logs-endpoint", "3"): None}
+
+        consumer.unassign()
+        unassigned = _poll_until_stats(consumer, payloads, lambda lags: not lags)
+        assert unassigned == {}
+    finally:
+        consumer.close()
+
+
+def _poll_until_stats(
+    consumer: confluent_kafka.Consumer,
+    payloads: list[str],
+    condition: Callable[[dict[tuple[str, str], int | None]], bool],
+) -> dict[tuple[str, str], int | None]:
+    lags: dict[tuple[str, str], int | None] = {}
+    for _ in range(50):
+        consumer.poll(0.1)
+        if payloads:
+            lags = consumer_lags_from_stats(json.loads(payloads[-1]))
+            if condition(lags):
+                break
+    return lags
+
+
+# --- health flags ---------------------------------------------------------------------------
+
+
+def test_health_initially_alive_not_ready() -> None:
+    health = HealthState()
+
+    assert health.alive
+    assert not health.ready
+    assert health.readiness().reason == "starting"
+
+
+def test_health_default_failure_reasons() -> None:
+    health = HealthState()
+
+    health.set_alive(False)
+    health.set_ready(False)
+
+    assert health.liveness().reason == "not alive"
+    assert health.readiness().reason == "not ready"
+
+
+def test_health_ready_gauge_follows(registry: CollectorRegistry, metrics: Metrics) -> None:
+    health = HealthState(ready_gauge=metrics.ready)
+    assert registry.get_sample_value("eql_stream_ready") == 0.0
+
+    health.set_ready(True)
+    assert registry.get_sample_value("eql_stream_ready") == 1.0
+
+    health.set_ready(False, "partitions revoked")
+    assert registry.get_sample_value("eql_stream_ready") == 0.0
+
+
+def test_health_changes_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    health = HealthState()
+
+    with caplog.at_level(logging.INFO, logger="stream.health"):
+        health.set_ready(True)
+        health.set_ready(True)
+        health.set_ready(False, "broker unreachable")
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "readiness changed to ok",
+        "readiness changed to failing: broker unreachable",
+    ]
+
+
+# --- HTTP endpoint --------------------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+def _request(url: str, *, method: str = "GET", headers: dict[str, str] | None = None) -> Response:
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return Response(response.status, dict(response.headers), response.read().decode())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Response(error.code, dict(error.headers), error.read().decode())
+
+
+@pytest.fixture
+def health(metrics: Metrics) -> HealthState:
+    return HealthState(ready_gauge=metrics.ready)
+
+
+@pytest.fixture
+def server(registry: CollectorRegistry, health: HealthState) -> Iterator[MetricsServer]:
+    running = start_metrics_server(registry, health, "127.0.0.1", 0)
+    yield running
+    running.stop()
+
+
+def test_server_port_zero_picks_free_port(server: MetricsServer) -> None:
+    assert server.port > 0
+    assert server.url == f"http://127.0.0.1:{server.port}"
+
+
+def test_server_metrics_text_format(server: MetricsServer, metrics: Metrics) -> None:
+    metrics.events_consumed.labels(topic="logs-endpoint").inc(4)
+
+    response = _request(f"{server.url}/metrics")
+
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert 'eql_stream_events_consumed_total{topic="logs-endpoint"} 4.0' in response.body
+    for case in METRIC_CASES.values():
+        assert f"# TYPE {case.family}" in response.body
+
+
+def test_server_metrics_openmetrics_on_request(server: MetricsServer) -> None:
+    response = _request(
+        f"{server.url}/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    )
+
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert "# TYPE eql_stream_events_consumed counter" in response.body
+    assert response.body.endswith("# EOF\n")
+
+
+def test_server_healthz_follows_liveness(server: MetricsServer, health: HealthState) -> None:
+    alive = _request(f"{server.url}/healthz")
+    assert alive.status == 200
+    assert alive.body == "ok\n"
+
+    health.set_alive(False, "main loop stalled for 120 s")
+    dead = _request(f"{server.url}/healthz")
+    assert dead.status == 503
+    assert dead.body == "main loop stalled for 120 s\n"
+
+
+def test_server_readyz_follows_readiness(server: MetricsServer, health: HealthState) -> None:
+    starting = _request(f"{server.url}/readyz")
+    assert starting.status == 503
+    assert starting.body == "starting\n"
+
+    health.set_ready(True)
+    ready = _request(f"{server.url}/readyz")
+    assert ready.status == 200
+    assert ready.body == "ok\n"
+
+    health.set_ready(False, "no partitions assigned")
+    revoked = _request(f"{server.url}/readyz")
+    assert revoked.status == 503
+    assert revoked.body == "no partitions assigned\n"
+
+
+def test_server_ready_gauge_scraped(server: MetricsServer, health: HealthState) -> None:
+    health.set_ready(True)
+
+    response = _request(f"{server.url}/metrics")
+
+    assert "eql_stream_ready 1.0" in response.body
+
+
+def test_server_probe_head_has_no_body(server: MetricsServer) -> None:
+    response = _request(f"{server.url}/healthz", method="HEAD")
+
+    assert response.status == 200
+    assert response.body == ""
+
+
+@pytest.mark.parametrize("path", ["/", "/metrics/", "/health", "/readyz/extra", "/favicon.ico"])
+def test_server_unknown_path_not_found(path: str, server: MetricsServer) -> None:
+    response = _request(f"{server.url}{path}")
+
+    assert response.status == 404
+    assert "/metrics" in response.body
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_server_post_not_allowed(path: str, server: MetricsServer) -> None:
+    response = _request(f"{server.url}{path}", method="POST")
+
+    assert response.status == 405
+    assert "GET" in response.headers["Allow"]
+
+
+def test_server_stop_frees_port(registry: CollectorRegistry, health: HealthState) -> None:
+    running = start_metrics_server(registry, health, "127.0.0.1", 0)
+    port = running.port
+    assert _request(f"{running.url}/healthz").status == 200
+
+    running.stop()
+    running.stop()
+
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    with start_metrics_server(registry, health, "127.0.0.1", port) as restarted:
+        assert _request(f"{restarted.url}/healthz").status == 200
+
+
+def test_server_ipv6_loopback(registry: CollectorRegistry, health: HealthState) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("this Python was built without IPv6 support")
+    try:
+        running = start_metrics_server(registry, health, "::1", 0)
+    except ConfigError as error:
+        pytest.skip(f"no IPv6 loopback on this host: {error}")
+
+    with running:
+        assert running.url == f"http://[::1]:{running.port}"
+        assert _request(f"{running.url}/healthz").status == 200
+
+
+def test_server_port_in_use_rejected(registry: CollectorRegistry, health: HealthState) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as occupant:
+        occupant.bind(("127.0.0.1", 0))
+        occupant.listen()
+        port = occupant.getsockname()[1]
+
+        with pytest.raises(ConfigError, match=f"127.0.0.1:{port}"):
+            start_metrics_server(registry, health, "127.0.0.1", port)
+
+
+# --- multi-process mode ---------------------------------------------------------------------
+
+_WORKER_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from prometheus_client import CollectorRegistry
+    from stream.metrics import Metrics
+
+    worker, lag = int(sys.argv[1]), int(sys.argv[2])
+    metrics = Metrics(CollectorRegistry())
+    metrics.set_build_info("0.0.0-test", librdkafka_version="2.6.0")
+    metrics.set_loaded_rules(["rule-a", "rule-b"])
+    metrics.events_consumed.labels(topic="logs-endpoint").inc(10 * worker)
+    metrics.count_dead_letter("made_up")
+    metrics.assigned_partitions.set(1)
+    metrics.update_from_librdkafka_stats(json.dumps({
+        "type": "consumer",
+        "topics": {
+            "logs-endpoint": {"partitions": {str(worker): {"desired": True, "consumer_lag": lag}}}
+        },
+        "cgrp": {"assignment_size": 1},
+    }))
+    """
+)
+
+
+def test_multiprocess_registry_merges_workers(tmp_path: Path, health: HealthState) -> None:
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    environment = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(directory),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    for worker, lag in ((1, 5), (2, 8)):
+        subprocess.run(
+            [sys.executable, "-c", _WORKER_SCRIPT, str(worker), str(lag)],
+            env=environment,
+            check=True,
+            timeout=60,
+        )
+
+    served = multiprocess_registry(str(directory))
+
+    assert (
+        served.get_sample_value("eql_stream_events_consumed_total", {"topic": "logs-endpoint"})
+        == 30.0
+    )
+    assert (
+        served.get_sample_value("eql_stream_events_dead_lettered_total", {"reason": OTHER_REASON})
+        == 2.0
+    )
+    assert served.get_sample_value("eql_stream_rules_loaded") == 2.0
+    assert served.get_sample_value("eql_stream_assigned_partitions") == 2.0
+    assert (
+        served.get_sample_value(
+            "eql_stream_consumer_lag_messages", {"topic": "logs-endpoint", "partition": "1"}
+        )
+        == 5.0
+    )
+    assert (
+        served.get_sample_value(
+            "eql_stream_consumer_lag_messages", {"topic": "logs-endpoint", "partition": "2"}
+        )
+        == 8.0
+    )
+
+    with start_metrics_server(served, health, "127.0.0.1", 0) as server:
+        response = _request(f"{server.url}/metrics")
+    assert response.status == 200
+    assert 'eql_stream_build_info{librdkafka_version="2.6.0"' in response.body
+
+
+def test_multiprocess_registry_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="multi-process directory"):
+        multiprocess_registry(str(tmp_path / "absent"))
