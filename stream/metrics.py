@@ -45,8 +45,12 @@ OTHER_REASON = "other"
 
 DEAD_LETTER_REASONS: frozenset[str] = frozenset(
     {
-        # The payload is not valid UTF-8 JSON.
+        # The payload is not valid UTF-8.
+        "invalid_utf8",
+        # The payload is not valid JSON.
         "invalid_json",
+        # A field holds a value its mapping cannot index, such as text in a numeric field.
+        "invalid_field_type",
         # The payload does not decode with its Avro schema.
         "invalid_avro",
         # The Schema Registry wire-format header is missing or malformed.

@@ -56,8 +56,17 @@ class CompiledQuery:
             value.getter(event)
 
 
-def compile_query(text: str, options: MatchOptions | None = None, *, rule: str | None = None) -> CompiledQuery:
+def compile_query(
+    text: str,
+    options: MatchOptions | None = None,
+    *,
+    rule: str | None = None,
+    category_field: str = "event.category",
+) -> CompiledQuery:
     """Parse and compile ``text`` into a :class:`CompiledQuery`.
+
+    ``category_field`` is where the event category is read (a rule's
+    ``event_category_override``).
 
     Raises:
         QuerySyntaxError: invalid EQL (with line, column and a caret).
@@ -68,7 +77,7 @@ def compile_query(text: str, options: MatchOptions | None = None, *, rule: str |
     options = options or MatchOptions()
     try:
         syntax = parse_query(text)
-        compiled = compile_condition(syntax, options)
+        compiled = compile_condition(syntax, options, category_field)
     except QueryError as exc:
         if rule is not None:
             raise exc.with_rule(rule) from None

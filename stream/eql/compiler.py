@@ -55,8 +55,10 @@ class CompiledCondition:
     fields: dict[str, CompiledValue]
 
 
-def compile_condition(query: ast.Query, options: MatchOptions) -> CompiledCondition:
-    """Compile ``query`` (category test and condition) into one matcher.
+def compile_condition(
+    query: ast.Query, options: MatchOptions, category_field: str = "event.category"
+) -> CompiledCondition:
+    """Compile ``query`` (category test on ``category_field``, and condition) into one matcher.
 
     Raises:
         QueryCompileError: a construct Elasticsearch rejects, such as ``:`` with a
@@ -68,7 +70,7 @@ def compile_condition(query: ast.Query, options: MatchOptions) -> CompiledCondit
         return CompiledCondition(condition, compiler.fields)
 
     category = query.category
-    category_values = compiler.field_reference(ast.Field(1, 1, ("event", "category"))).getter
+    category_values = compiler.field_reference(ast.Field(1, 1, tuple(category_field.split(".")))).getter
     assert category_values is not None
 
     def matches(event: Event) -> bool:

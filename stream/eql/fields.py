@@ -153,12 +153,14 @@ def make_raw_getter(path: tuple[str, ...]) -> Getter:
         steps.append(tuple((".".join(path[start:end]), end) for end in range(start + 1, size + 1)))
     frozen_steps = tuple(steps)
 
+    # Objects at the end of the path are kept: the typed getters decide whether
+    # they are an impossible value (keyword, numeric ...) or invisible (dynamic).
     def add_leaf(value: Any, out: list[Any]) -> None:
         if value.__class__ is list:
             for item in value:
                 if item is not None:
                     add_leaf(item, out)
-        elif value.__class__ is not dict:
+        else:
             out.append(value)
 
     def descend(value: Any, index: int, out: list[Any]) -> None:
@@ -215,17 +217,30 @@ def make_value_getter(name: str, path: tuple[str, ...], spec: FieldSpec) -> Gett
     kind = spec.kind
 
     if kind in (FieldKind.KEYWORD, FieldKind.WILDCARD) or (kind is FieldKind.DYNAMIC and spec.ignore_above):
-        return _text_getter(raw, spec.ignore_above)
+        return _text_getter(raw, name, spec.ignore_above)
     if kind is FieldKind.NUMBER:
         return _converting_getter(raw, name, _to_number, "a number")
     if kind is FieldKind.BOOLEAN:
         return _converting_getter(raw, name, _to_boolean, "true or false")
     if kind is FieldKind.IP:
         return _converting_getter(raw, name, _to_ip_text, "an IP address")
-    return raw
+    return _without_objects(raw)
 
 
-def _text_getter(raw: Getter, limit: int | None) -> Getter:
+def _without_objects(raw: Getter) -> Getter:
+    """Drop object values: a field without a mapping that holds an object has no value of its own."""
+
+    def get(event: Mapping[str, Any]) -> list[Any]:
+        values = raw(event)
+        for value in values:
+            if value.__class__ is dict:
+                return [value for value in values if value.__class__ is not dict]
+        return values
+
+    return get
+
+
+def _text_getter(raw: Getter, name: str, limit: int | None) -> Getter:
     # A string of at most limit // 2 code points cannot exceed the limit in UTF-16 units.
     safe_length = (limit // 2) if limit is not None else None
 
@@ -233,6 +248,8 @@ def _text_getter(raw: Getter, limit: int | None) -> Getter:
         values = raw(event)
         for index, value in enumerate(values):
             if value.__class__ is not str:
+                if value.__class__ is dict:
+                    raise FieldTypeError(name, value, "text, a number or a boolean")
                 values[index] = _text_form(value)
         if safe_length is None:
             return values

@@ -54,7 +54,8 @@ class Rule:
 
     ``query`` is the EQL text; the other fields are metadata that is copied into
     alert records. ``interval`` and ``from_`` use Elastic's notation (``5m``,
-    ``now-9m``). ``source_path`` names the file the rule was loaded from, or is
+    ``now-9m``). ``event_category_override`` names the field that holds the
+    event category when it is not ``event.category``. ``source_path`` names the file the rule was loaded from, or is
     ``None`` for a rule built in code or given on the command line.
     """
 
@@ -77,6 +78,7 @@ class Rule:
     author: tuple[str, ...] = ()
     license: str = ""
     references: tuple[str, ...] = ()
+    event_category_override: str | None = None
     source_path: str | None = field(default=None, compare=False)
 
     @property

@@ -79,6 +79,7 @@ def _build_rule(rule_table: dict[str, Any], metadata: dict[str, Any], source: st
         author=reader.str_tuple("author"),
         license=reader.optional_str("license", ""),
         references=reader.str_tuple("references"),
+        event_category_override=reader.optional_str("event_category_override", "") or None,
         source_path=source,
     )
 

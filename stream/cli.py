@@ -1,0 +1,158 @@
+"""Command-line interface: ``eql-stream check``, ``replay`` and ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from stream import __version__
+from stream.errors import ConfigError, EqlStreamError
+from stream.logging_setup import configure_logging
+from stream.replay import ReplaySummary, replay_stream
+from stream.ruleset import RuleReport, load_rule_set
+
+logger = logging.getLogger("stream.cli")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``eql-stream`` command and return its exit code."""
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    if not hasattr(arguments, "handler"):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return int(arguments.handler(arguments))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with the three sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="eql-stream",
+        description="Evaluate Elastic EQL detection rules on streams of ECS events.",
+    )
+    parser.add_argument("--version", action="version", version=f"eql-stream {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="compile rules and report errors", description="Compile each rule and report it as ok or with its error.")
+    _add_rule_arguments(check)
+    check.add_argument("--strict", action="store_true", help="treat any rule error as fatal (exit 1); without it the exit code is 1 too, but every rule is still reported")
+    check.add_argument("--json", action="store_true", help="print one JSON list of {path, rule_id, name, status, error}")
+    check.set_defaults(handler=run_check)
+
+    replay = commands.add_parser(
+        "replay",
+        help="evaluate NDJSON events from files or standard input",
+        description="Read NDJSON events from files (or standard input when none or '-' is given) and write one alert per line as JSON to standard output.",
+    )
+    _add_rule_arguments(replay)
+    replay.add_argument("--strict", action="store_true", help="exit 1 without reading input if any rule fails to load or compile")
+    replay.add_argument("inputs", nargs="*", metavar="INPUT", help="NDJSON file to read; '-' or none reads standard input")
+    replay.set_defaults(handler=run_replay)
+
+    run = commands.add_parser(
+        "run",
+        help="run the detection service on Kafka topics",
+        description="Consume ECS events from Kafka, evaluate every rule and produce alerts to the output topic.",
+    )
+    _add_run_arguments(run)
+    run.set_defaults(handler=run_service)
+    return parser
+
+
+def _add_rule_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rules", action="append", type=Path, default=[], metavar="PATH", help="rule file (.toml, .md, .eql) or folder of them; repeatable; default: the shipped rule set")
+    parser.add_argument("--query", action="append", default=[], metavar="EQL", help="an EQL query to use as a rule; repeatable")
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    from stream.config import add_run_arguments
+
+    add_run_arguments(parser)
+
+
+def _print_reports(reports: list[RuleReport], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps([report.to_dict() for report in reports], option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    for report in reports:
+        label = report.name or report.rule_id or "(unreadable file)"
+        where = f" ({report.path})" if report.path else ""
+        if report.status == "ok":
+            sys.stdout.write(f"ok     {label}{where}\n")
+        else:
+            sys.stdout.write(f"error  {label}{where}\n")
+            for line in (report.error or "").splitlines():
+                sys.stdout.write(f"       {line}\n")
+    failed = sum(1 for report in reports if report.status != "ok")
+    sys.stdout.write(f"{len(reports) - failed} rules ok, {failed} failed\n")
+
+
+def run_check(arguments: argparse.Namespace) -> int:
+    """Compile every rule and report it; exit 1 if any failed."""
+    configure_logging("text", "WARNING")
+    _, reports = load_rule_set(arguments.rules, arguments.query)
+    _print_reports(reports, arguments.json)
+    return EXIT_FAILED if any(report.status != "ok" for report in reports) else EXIT_OK
+
+
+def run_replay(arguments: argparse.Namespace) -> int:
+    """Evaluate NDJSON input against the rules and write alerts to standard output."""
+    configure_logging("text", "WARNING")
+    rule_set, reports = load_rule_set(arguments.rules, arguments.query)
+    failed = [report for report in reports if report.status != "ok"]
+    for report in failed:
+        sys.stderr.write(f"eql-stream: rule error: {report.error}\n")
+    if failed and arguments.strict:
+        return EXIT_FAILED
+    if not rule_set.rules:
+        sys.stderr.write("eql-stream: no rule loaded: fix the errors above or pass --rules/--query\n")
+        return EXIT_FAILED
+
+    summary = ReplaySummary()
+    output, errors = sys.stdout.buffer, sys.stderr.buffer
+    for name in arguments.inputs or ["-"]:
+        if name == "-":
+            replay_stream(rule_set, sys.stdin.buffer, "<stdin>", output, errors, summary)
+            continue
+        try:
+            with open(name, "rb") as handle:
+                replay_stream(rule_set, handle, name, output, errors, summary)
+        except OSError as exc:
+            sys.stderr.write(f"eql-stream: cannot read {name}: {exc.strerror}\n")
+            return EXIT_FAILED
+    output.flush()
+    sys.stderr.write(summary.describe() + "\n")
+    return EXIT_OK
+
+
+def run_service(arguments: argparse.Namespace) -> int:
+    """Validate the configuration, then run the Kafka service until stopped."""
+    from stream.config import cli_values_from_namespace, load_settings
+    from stream.service import run_detection_service
+
+    config_path = getattr(arguments, "config", None)
+    try:
+        settings = load_settings(cli_values_from_namespace(arguments), os.environ, Path(config_path) if config_path else None)
+    except ConfigError as exc:
+        sys.stderr.write(f"eql-stream: invalid configuration: {exc}\n")
+        return EXIT_USAGE
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        return run_detection_service(settings)
+    except EqlStreamError as exc:
+        logger.error("service stopped: %s", exc)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

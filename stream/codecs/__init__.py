@@ -1,0 +1,1 @@
+"""Decoding of input messages into events and encoding of alert records."""

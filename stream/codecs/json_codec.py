@@ -1,0 +1,35 @@
+"""JSON decoding of events and encoding of alerts, with orjson."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from stream.errors import DecodeError
+
+
+def decode_event(payload: bytes | str) -> dict[str, Any]:
+    """Decode one JSON document into an event.
+
+    Raises:
+        DecodeError: reason ``invalid_utf8`` when the bytes are not UTF-8,
+            ``invalid_json`` when the text is not JSON, ``not_an_object`` when
+            the document is valid JSON but not an object.
+    """
+    try:
+        event = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        reason = "invalid_utf8" if "UTF-8" in str(exc) else "invalid_json"
+        raise DecodeError(reason, f"the message is not valid JSON: {exc}") from None
+    if not isinstance(event, dict):
+        raise DecodeError(
+            "not_an_object",
+            f"the message is a JSON {type(event).__name__}, but an event must be a JSON object",
+        )
+    return event
+
+
+def encode_alert(alert: dict[str, Any]) -> bytes:
+    """Encode an alert record as compact JSON (UTF-8)."""
+    return orjson.dumps(alert, option=orjson.OPT_NON_STR_KEYS)

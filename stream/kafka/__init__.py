@@ -1,0 +1,1 @@
+"""Thin layer over confluent-kafka: client configuration, delivery tracking and end offsets."""

@@ -1,0 +1,74 @@
+"""librdkafka configuration for the service's consumer and producer, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+# Delivery guarantees the service relies on; user properties cannot override them.
+_CONSUMER_OWNED = {
+    "enable.auto.commit": False,
+    "enable.auto.offset.store": False,
+    "enable.partition.eof": True,
+}
+_PRODUCER_OWNED = {
+    "enable.idempotence": True,
+    "acks": "all",
+}
+
+# Defaults the user may override with --kafka-config.
+_CONSUMER_DEFAULTS = {
+    "auto.offset.reset": "earliest",
+    "statistics.interval.ms": 5000,
+    "session.timeout.ms": 45000,
+}
+_PRODUCER_DEFAULTS = {
+    "linger.ms": 5,
+    "compression.type": "lz4",
+    "statistics.interval.ms": 0,
+}
+
+# Properties that only make sense for one client type.
+_PRODUCER_ONLY_PREFIXES = ("linger.ms", "compression.", "batch.", "queue.buffering.", "message.timeout.ms", "retries", "delivery.timeout.ms")
+_CONSUMER_ONLY_PREFIXES = ("auto.offset.reset", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "fetch.", "partition.assignment.strategy", "group.", "isolation.level")
+
+
+def consumer_config(
+    bootstrap_servers: str,
+    group_id: str,
+    extra: Mapping[str, Any],
+    *,
+    stats_callback: Callable[[str], None] | None = None,
+    error_callback: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """Return the consumer's librdkafka configuration.
+
+    Offsets are stored by the service only after every output of a message
+    is acknowledged, and committed by the service, so auto-commit and
+    auto-store are off whatever ``extra`` says.
+    """
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "group.id": group_id}
+    config.update(_CONSUMER_DEFAULTS)
+    config.update({key: value for key, value in extra.items() if not key.startswith(_PRODUCER_ONLY_PREFIXES)})
+    config.update(_CONSUMER_OWNED)
+    if stats_callback is not None:
+        config["stats_cb"] = stats_callback
+    if error_callback is not None:
+        config["error_cb"] = error_callback
+    return config
+
+
+def producer_config(
+    bootstrap_servers: str,
+    extra: Mapping[str, Any],
+    *,
+    error_callback: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """Return the producer's librdkafka configuration: idempotent, ``acks=all``."""
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
+    config.update(_PRODUCER_DEFAULTS)
+    config.update({key: value for key, value in extra.items() if not key.startswith(_CONSUMER_ONLY_PREFIXES)})
+    config.update(_PRODUCER_OWNED)
+    if error_callback is not None:
+        config["error_cb"] = error_callback
+    return config

@@ -1,0 +1,147 @@
+"""Compiled rule sets: every loaded rule with its matcher and alert builder.
+
+This is where rules meet the compiler: loading problems and compile errors
+are collected per rule, so the service can start with the good rules and
+report the rest, or stop when the caller asks for strict loading.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stream.alerts import AlertBuilder, SourceRef
+from stream.eql import CompiledQuery, MatchOptions, compile_query
+from stream.errors import EqlStreamError, QueryError, RuleLoadError
+from stream.rules import Rule
+from stream.rules.loaders import load_rules, load_shipped_rules, rule_from_query
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule ready to run: its compiled query and its alert builder."""
+
+    rule: Rule
+    query: CompiledQuery
+    alerts: AlertBuilder
+
+
+@dataclass(frozen=True, slots=True)
+class RuleReport:
+    """The outcome of loading and compiling one rule (or one unreadable file).
+
+    ``status`` is ``ok`` or ``error``; ``error`` holds the message, with the
+    line, column and caret for a query error.
+    """
+
+    path: str | None
+    rule_id: str | None
+    name: str | None
+    status: str
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON shape used by ``eql-stream check --json``."""
+        return {
+            "path": self.path,
+            "rule_id": self.rule_id,
+            "name": self.name,
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+class RuleSet:
+    """The compiled rules that every event is evaluated against."""
+
+    def __init__(self, rules: Sequence[CompiledRule]) -> None:
+        self.rules: tuple[CompiledRule, ...] = tuple(rules)
+        self._typed_checks = tuple(rule.query.check_types for rule in self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @property
+    def rule_ids(self) -> list[str]:
+        """Return the rule ids, in load order."""
+        return [compiled.rule.rule_id for compiled in self.rules]
+
+    def matching_rules(self, event: Mapping[str, Any]) -> list[CompiledRule]:
+        """Return the rules whose query matches ``event``.
+
+        Raises:
+            FieldTypeError: a field some rule reads holds a value its mapping
+                cannot index; Elasticsearch would have rejected the document,
+                so the caller dead-letters it. The check runs before matching,
+                so the outcome never depends on which rule looked first.
+        """
+        for check in self._typed_checks:
+            check(event)
+        return [compiled for compiled in self.rules if compiled.query.matches(event)]
+
+    def alerts_for(self, event: Mapping[str, Any], source: SourceRef) -> list[tuple[CompiledRule, dict[str, Any]]]:
+        """Return one alert record per matching rule, paired with the rule."""
+        return [(compiled, compiled.alerts.build(event, source)) for compiled in self.matching_rules(event)]
+
+
+def compile_rules(rules: Iterable[Rule], options: MatchOptions | None = None) -> tuple[list[CompiledRule], list[RuleReport]]:
+    """Compile each rule, returning the compiled ones and a report per rule."""
+    compiled: list[CompiledRule] = []
+    reports: list[RuleReport] = []
+    for rule in rules:
+        try:
+            query = compile_query(
+                rule.query,
+                options,
+                rule=rule.display_name,
+                category_field=rule.event_category_override or "event.category",
+            )
+        except QueryError as exc:
+            reports.append(RuleReport(rule.source_path, rule.rule_id, rule.name, "error", str(exc)))
+            continue
+        compiled.append(CompiledRule(rule, query, AlertBuilder(rule)))
+        reports.append(RuleReport(rule.source_path, rule.rule_id, rule.name, "ok"))
+    return compiled, reports
+
+
+def load_rule_set(
+    paths: Sequence[Path] = (),
+    queries: Sequence[str] = (),
+    *,
+    options: MatchOptions | None = None,
+) -> tuple[RuleSet, list[RuleReport]]:
+    """Load and compile rules from files, folders and query strings.
+
+    With neither ``paths`` nor ``queries`` the shipped rule set is used. Rule
+    files that fail to load and rules that fail to compile are reported, not
+    raised; the caller decides whether any error is fatal.
+    """
+    rules: list[Rule] = []
+    reports: list[RuleReport] = []
+
+    if paths:
+        result = load_rules(paths)
+        rules.extend(result.rules)
+        reports.extend(_load_error_report(error) for error in result.errors)
+    for index, query in enumerate(queries):
+        name = "command-line query" if len(queries) == 1 else f"command-line query {index + 1}"
+        rules.append(rule_from_query(query, name=name))
+    if not paths and not queries:
+        rules.extend(load_shipped_rules())
+
+    compiled, compile_reports = compile_rules(rules, options)
+    reports.extend(compile_reports)
+    return RuleSet(compiled), reports
+
+
+def _load_error_report(error: RuleLoadError) -> RuleReport:
+    return RuleReport(error.path, None, error.rule, "error", str(error))
+
+
+class RuleSetError(EqlStreamError):
+    """Rules that failed to load or compile where the caller required all of them."""

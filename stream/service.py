@@ -1,0 +1,416 @@
+"""The detection service: consume events, evaluate rules, produce alerts, commit.
+
+One loop, one batch at a time:
+
+1. consume up to ``batch_size`` messages;
+2. decode and evaluate each; produce its alerts to the output topic, or the
+   unchanged message to its dead-letter topic when it cannot be decoded;
+3. flush the producer, so every record of the batch is acknowledged or failed;
+4. store the offsets of the batch, but in each partition never past the first
+   message with a failed record (at-least-once: that message is read again
+   after a restart);
+5. commit stored offsets periodically, on partition revocation and at shutdown.
+
+A failed delivery stops the service with a non-zero exit after committing what
+is safe, because librdkafka has already retried it for ``message.timeout.ms``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from prometheus_client import CollectorRegistry
+
+from stream import __version__
+from stream.alerts import SourceRef
+from stream.codecs.json_codec import decode_event, encode_alert
+from stream.config import ServiceSettings
+from stream.errors import ConfigError, DecodeError, KafkaServiceError
+from stream.health import HealthState
+from stream.kafka.clients import consumer_config, producer_config
+from stream.kafka.delivery import DeliveryTracker
+from stream.kafka.end_offsets import EndTracker, find_end_offsets
+from stream.metrics import Metrics
+from stream.metrics_server import start_metrics_server
+from stream.ruleset import RuleSet, load_rule_set
+
+logger = logging.getLogger(__name__)
+
+# Header names on alert and dead-letter records.
+HEADER_RULE_ID = "eql_stream.rule_id"
+HEADER_SOURCE_TOPIC = "eql_stream.source.topic"
+HEADER_SOURCE_PARTITION = "eql_stream.source.partition"
+HEADER_SOURCE_OFFSET = "eql_stream.source.offset"
+HEADER_ERROR_REASON = "eql_stream.error.reason"
+HEADER_ERROR_MESSAGE = "eql_stream.error.message"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def run_detection_service(settings: ServiceSettings) -> int:
+    """Load the rules, start the metrics endpoint and run the service until it stops.
+
+    Returns the process exit code: 0 after a requested stop or ``--until-end``,
+    1 after a fatal Kafka error or an undeliverable record.
+
+    Raises:
+        ConfigError: no rule could be loaded, or a rule failed under ``--strict``.
+    """
+    rule_set = _load_rules(settings)
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    metrics.set_build_info(__version__)
+    metrics.set_loaded_rules(rule_set.rule_ids)
+    metrics.set_input_topics(settings.input_topics)
+    health = HealthState(ready_gauge=metrics.ready)
+
+    server = start_metrics_server(registry, health, settings.metrics_host, settings.metrics_port)
+    logger.info("metrics endpoint listening on %s", server.url)
+    service = DetectionService(settings, rule_set, metrics, health)
+    restore = _install_signal_handlers(service.request_stop)
+    try:
+        return service.run()
+    finally:
+        restore()
+        server.stop()
+
+
+def _load_rules(settings: ServiceSettings) -> RuleSet:
+    rule_set, reports = load_rule_set([*settings.rules])
+    failed = [report for report in reports if report.status != "ok"]
+    for report in failed:
+        logger.error("rule not loaded: %s", report.error)
+    if failed and settings.strict:
+        raise ConfigError(f"{len(failed)} rules failed to load or compile and --strict is set")
+    if not rule_set.rules:
+        raise ConfigError("no rule could be loaded: fix the errors above or check --rules")
+    logger.info("loaded %d rules: %s", len(rule_set), ", ".join(c.rule.name for c in rule_set.rules))
+    return rule_set
+
+
+def _install_signal_handlers(stop: Callable[[str], None]) -> Callable[[], None]:
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    for number in previous:
+        signal.signal(number, lambda received, frame: stop(signal.Signals(received).name))
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    return restore
+
+
+class DetectionService:
+    """The consume, evaluate, produce and commit loop (see the module docstring)."""
+
+    def __init__(self, settings: ServiceSettings, rule_set: RuleSet, metrics: Metrics, health: HealthState) -> None:
+        self._settings = settings
+        self._rules = rule_set
+        self._metrics = metrics
+        self._health = health
+        self._stop_reason: str | None = None
+        self._fatal_error: str | None = None
+        self._tracker = DeliveryTracker()
+        self._end_tracker: EndTracker | None = None
+        self._last_error_log: dict[int, float] = {}
+
+        extra = settings.kafka_properties()
+        self._consumer = Consumer(
+            consumer_config(
+                settings.bootstrap_servers,
+                settings.group_id,
+                extra,
+                stats_callback=metrics.update_from_librdkafka_stats,
+                error_callback=self._on_kafka_error,
+            )
+        )
+        self._producer = Producer(producer_config(settings.bootstrap_servers, extra, error_callback=self._on_kafka_error))
+
+    # Lifecycle ----------------------------------------------------------------
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the loop to stop after the current batch (safe from a signal handler)."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+
+    def run(self) -> int:
+        """Run until stopped; return the exit code."""
+        settings = self._settings
+        logger.info("starting eql-stream %s with %s", __version__, settings.redacted_summary())
+
+        if settings.until_end:
+            self._end_tracker = EndTracker(find_end_offsets(self._consumer, settings.input_topics))
+        self._consumer.subscribe(
+            list(settings.input_topics), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+
+        try:
+            self._loop()
+        except KafkaException as exc:
+            self._fatal_error = f"Kafka client error: {exc}"
+        finally:
+            self._shutdown()
+
+        if self._fatal_error:
+            logger.error("stopped after a fatal error: %s", self._fatal_error)
+            return EXIT_FAILED
+        logger.info("stopped: %s", self._stop_reason or "done")
+        return EXIT_OK
+
+    def _loop(self) -> None:
+        settings = self._settings
+        consume = self._consumer.consume
+        last_commit = time.monotonic()
+
+        while self._stop_reason is None and self._fatal_error is None:
+            messages = consume(settings.batch_size, settings.batch_timeout)
+            events = self._split_partition_events(messages)
+            if events:
+                self._process_batch(events)
+
+            if time.monotonic() - last_commit >= settings.commit_interval:
+                self._commit("periodic")
+                last_commit = time.monotonic()
+
+            if self._end_tracker is not None and self._reached_end():
+                self.request_stop("reached the end offsets found at start (--until-end)")
+
+    def _shutdown(self) -> None:
+        self._health.set_ready(False, "stopping")
+        remaining = self._producer.flush(self._settings.shutdown_timeout)
+        if remaining:
+            logger.error("%d records were still undelivered after %.0f s; their offsets are not committed", remaining, self._settings.shutdown_timeout)
+        # Stored offsets only ever cover acknowledged records, so they are safe to commit even after a failure.
+        self._commit("shutdown")
+        self._consumer.close()
+        self._health.set_alive(False, "stopped")
+
+    # Batches ------------------------------------------------------------------
+
+    def _split_partition_events(self, messages: list[Message]) -> list[Message]:
+        """Return the data messages; handle end-of-partition markers and errors."""
+        events = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                events.append(message)
+            elif error.code() == KafkaError._PARTITION_EOF:
+                if self._end_tracker is not None:
+                    self._end_tracker.record((message.topic(), message.partition()), message.offset())
+            elif error.fatal():
+                self._fatal_error = f"consumer error: {error}"
+            else:
+                self._log_kafka_error(error)
+        return events
+
+    def _process_batch(self, messages: list[Message]) -> None:
+        started = time.perf_counter()
+        tracker = self._tracker
+        tracker.reset()
+        consumed: Counter[str] = Counter()
+        alerts_by_rule: Counter[str] = Counter()
+        dead_letters: Counter[str] = Counter()
+
+        for message in messages:
+            consumed[message.topic()] += 1
+            self._handle_message(message, alerts_by_rule, dead_letters)
+
+        self._wait_for_deliveries()
+        self._store_offsets(messages)
+        self._record_batch_metrics(len(messages), consumed, alerts_by_rule, dead_letters, started)
+
+    def _handle_message(self, message: Message, alerts_by_rule: Counter[str], dead_letters: Counter[str]) -> None:
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        timestamp_type, timestamp_ms = message.timestamp()
+        timestamp = timestamp_ms if timestamp_type else None
+
+        try:
+            value = message.value()
+            if value is None:
+                raise DecodeError("invalid_json", "the message has no value (a tombstone); an event must be a JSON object")
+            event = decode_event(value)
+            alerts = self._rules.alerts_for(event, SourceRef.kafka(topic, partition, offset))
+        except DecodeError as exc:
+            self._dead_letter(message, exc.reason, exc.message)
+            dead_letters[exc.reason] += 1
+            return
+        except Exception as exc:  # noqa: BLE001 - a rule bug must not stop the stream or lose the message
+            logger.exception("evaluation failed for %s/%d/%d", topic, partition, offset)
+            self._dead_letter(message, "evaluation_failed", f"{type(exc).__name__}: {exc}")
+            dead_letters["evaluation_failed"] += 1
+            return
+
+        for compiled, alert in alerts:
+            rule_id = compiled.rule.rule_id
+            headers = [
+                (HEADER_RULE_ID, rule_id),
+                (HEADER_SOURCE_TOPIC, topic),
+                (HEADER_SOURCE_PARTITION, str(partition)),
+                (HEADER_SOURCE_OFFSET, str(offset)),
+            ]
+            self._produce(
+                self._settings.output_topic,
+                alert["kibana.alert.uuid"],
+                encode_alert(alert),
+                headers,
+                tracker_callback=self._tracker.callback(topic, partition, offset, timestamp, True),
+            )
+            alerts_by_rule[rule_id] += 1
+
+    def _dead_letter(self, message: Message, reason: str, error_message: str) -> None:
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        headers = list(message.headers() or [])
+        headers += [
+            (HEADER_ERROR_REASON, reason),
+            (HEADER_ERROR_MESSAGE, error_message[:1000]),
+            (HEADER_SOURCE_TOPIC, topic),
+            (HEADER_SOURCE_PARTITION, str(partition)),
+            (HEADER_SOURCE_OFFSET, str(offset)),
+        ]
+        self._produce(
+            self._settings.dead_letter_topic_for(topic),
+            message.key(),
+            message.value(),
+            headers,
+            tracker_callback=self._tracker.callback(topic, partition, offset, None, False),
+        )
+
+    def _produce(self, topic: str, key: Any, value: Any, headers: list[tuple[str, Any]], tracker_callback: Callable[..., None]) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=tracker_callback)
+                return
+            except BufferError:
+                # The local queue is full: serve delivery reports to make room, then retry.
+                self._producer.poll(0.1)
+
+    def _wait_for_deliveries(self) -> None:
+        deadline = time.monotonic() + max(self._settings.shutdown_timeout, 60.0)
+        while self._tracker.pending > 0:
+            self._producer.flush(1.0)
+            if self._tracker.pending > 0 and time.monotonic() > deadline:
+                self._fatal_error = f"{self._tracker.pending} records were not acknowledged in time"
+                return
+
+    def _store_offsets(self, messages: list[Message]) -> None:
+        """Store, per partition, the offset after the last message whose records were all acknowledged."""
+        failed_from: dict[tuple[str, int], int] = {}
+        for failure in self._tracker.failures:
+            key = (failure.source_topic, failure.source_partition)
+            failed_from[key] = min(failed_from.get(key, failure.source_offset), failure.source_offset)
+            logger.error(
+                "delivery to %s failed for source %s/%d/%d: %s",
+                failure.topic, failure.source_topic, failure.source_partition, failure.source_offset, failure.error,
+            )
+        if self._tracker.failures:
+            kinds = Counter("dead_letter" if t.topic != self._settings.output_topic else "alerts" for t in self._tracker.failures)
+            for kind, count in kinds.items():
+                self._metrics.produce_errors.labels(topic_kind=kind).inc(count)
+            self._fatal_error = f"{len(self._tracker.failures)} records could not be delivered"
+
+        next_offsets: dict[tuple[str, int], int] = {}
+        for message in messages:
+            key = (message.topic(), message.partition())
+            offset = message.offset()
+            if key in failed_from and offset >= failed_from[key]:
+                continue
+            next_offsets[key] = max(next_offsets.get(key, 0), offset + 1)
+
+        if not next_offsets:
+            return
+        self._consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()])
+        if self._end_tracker is not None:
+            for key, offset in next_offsets.items():
+                self._end_tracker.record(key, offset)
+
+    def _record_batch_metrics(
+        self,
+        size: int,
+        consumed: Counter[str],
+        alerts_by_rule: Counter[str],
+        dead_letters: Counter[str],
+        started: float,
+    ) -> None:
+        metrics = self._metrics
+        for topic, count in consumed.items():
+            metrics.events_consumed.labels(topic=topic).inc(count)
+        for rule_id, count in alerts_by_rule.items():
+            metrics.alerts_produced.labels(rule_id=rule_id).inc(count)
+        for reason, count in dead_letters.items():
+            metrics.count_dead_letter(reason, count)
+        acknowledged_at = time.time()
+        for timestamp_ms in self._tracker.acknowledged_alert_timestamps:
+            metrics.observe_alert_latency(timestamp_ms, acknowledged_at)
+        metrics.batch_size.observe(size)
+        metrics.batch_duration.observe(time.perf_counter() - started)
+
+    # Offsets and rebalances ------------------------------------------------------
+
+    def _commit(self, why: str) -> None:
+        try:
+            committed = self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() == KafkaError._NO_OFFSET:
+                return
+            self._metrics.record_commit(False)
+            logger.warning("offset commit (%s) failed: %s", why, exc)
+            return
+        self._metrics.record_commit(True)
+        logger.debug("committed offsets (%s): %s", why, committed)
+
+    def _reached_end(self) -> bool:
+        assert self._end_tracker is not None
+        try:
+            assignment = self._consumer.assignment()
+        except KafkaException:
+            return False
+        return self._end_tracker.is_done((tp.topic, tp.partition) for tp in assignment)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        logger.info("partitions assigned: %s", _describe_partitions(partitions))
+        self._metrics.rebalances.labels(kind="assign").inc()
+        if partitions:
+            self._health.set_ready(True)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Every consumed message is fully handled before the next consume call,
+        # so the stored offsets are safe to commit before the partitions go.
+        logger.info("partitions revoked: %s", _describe_partitions(partitions))
+        self._metrics.rebalances.labels(kind="revoke").inc()
+        self._commit("revocation")
+        self._health.set_ready(False, "partitions revoked, waiting for a new assignment")
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        logger.warning("partitions lost (their offsets may have been committed by another member): %s", _describe_partitions(partitions))
+        self._metrics.rebalances.labels(kind="lost").inc()
+        self._health.set_ready(False, "partitions lost")
+
+    def _on_kafka_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._fatal_error = f"fatal Kafka error: {error}"
+            return
+        self._log_kafka_error(error)
+
+    def _log_kafka_error(self, error: KafkaError) -> None:
+        # librdkafka repeats transient errors (such as a broker being down) often; log each code at most every 30 s.
+        now = time.monotonic()
+        if now - self._last_error_log.get(error.code(), -1e9) >= 30.0:
+            self._last_error_log[error.code()] = now
+            logger.warning("Kafka client reports (will retry): %s", error)
+
+
+def _describe_partitions(partitions: list[TopicPartition]) -> str:
+    if not partitions:
+        return "none"
+    return ", ".join(f"{tp.topic}/{tp.partition}" for tp in partitions)

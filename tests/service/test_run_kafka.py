@@ -1,0 +1,142 @@
+"""`eql-stream run` end to end on a real Kafka broker."""
+
+from __future__ import annotations
+
+import signal
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+
+from kafka_io import RunningService, labelled_corpus, produce, read_topic, run_service, scrape_metrics, wait_for
+
+SHIPPED_RULE_ID = "c4e9ed3e-55a2-4309-a012-bc3c78dad10a"
+
+
+def _identity(document: dict) -> bytes:
+    """What identifies a corpus event inside an alert: its process, user and host objects."""
+    return orjson.dumps(
+        {key: document.get(key) for key in ("process", "user", "host", "data_stream")}, option=orjson.OPT_SORT_KEYS
+    )
+
+
+def _service_arguments(bootstrap: str, input_topic: str, output_topic: str, group: str, *extra: str) -> list[str]:
+    return [
+        "run",
+        "--bootstrap-servers", bootstrap,
+        "--input-topic", input_topic,
+        "--output-topic", output_topic,
+        "--group-id", group,
+        "--metrics-host", "127.0.0.1",
+        "--metrics-port", "0",
+        "--commit-interval", "1",
+        *extra,
+    ]
+
+
+@pytest.mark.kafka
+def test_run_corpus_one_alert_per_expected_event(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
+    input_topic = kafka_topic_factory(partitions=3)
+    output_topic = kafka_topic_factory()
+    corpus = labelled_corpus()
+    produce(kafka_bootstrap, input_topic, (orjson.dumps(event) for event, _ in corpus), partitions=3)
+
+    finished = run_service(_service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+
+    assert finished.returncode == 0, finished.stderr
+    alerts = [record.json() for record in read_topic(kafka_bootstrap, output_topic)]
+    expected = sorted(_identity(event) for event, should_alert in corpus if should_alert)
+    assert sorted(_identity(alert) for alert in alerts) == expected
+    assert all(alert["kibana.alert.rule.rule_id"] == SHIPPED_RULE_ID for alert in alerts)
+
+
+@pytest.mark.kafka
+def test_run_alert_key_and_headers(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
+    input_topic = kafka_topic_factory()
+    output_topic = kafka_topic_factory()
+    event = next(event for event, should_alert in labelled_corpus() if should_alert)
+    produce(kafka_bootstrap, input_topic, [orjson.dumps(event)])
+
+    finished = run_service(_service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+
+    assert finished.returncode == 0, finished.stderr
+    (record,) = read_topic(kafka_bootstrap, output_topic, expected=1)
+    alert = record.json()
+    assert record.key == alert["kibana.alert.uuid"].encode()
+    assert record.headers["eql_stream.rule_id"] == SHIPPED_RULE_ID.encode()
+    assert record.headers["eql_stream.source.topic"] == input_topic.encode()
+    assert record.headers["eql_stream.source.partition"] == b"0"
+    assert record.headers["eql_stream.source.offset"] == b"0"
+
+
+DEAD_LETTER_CASES = [
+    pytest.param(b"\xff\xfe\x00garbage", "invalid_utf8", id="not-utf8"),
+    pytest.param(b'{"event": {"category": ', "invalid_json", id="truncated-json"),
+    pytest.param(b"not json at all", "invalid_json", id="plain-text"),
+    pytest.param(b"[1, 2, 3]", "not_an_object", id="json-array"),
+    pytest.param(b'"a string"', "not_an_object", id="json-string"),
+    pytest.param(b"42", "not_an_object", id="json-number"),
+    pytest.param(None, "invalid_json", id="tombstone"),
+    pytest.param(
+        b'{"event": {"category": ["process"], "type": ["start"]}, "process": {"name": {"nested": "object"}}}',
+        "invalid_field_type",
+        id="object-in-keyword-field",
+    ),
+]
+
+
+@pytest.mark.kafka
+def test_run_dead_letters_each_bad_message(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
+    input_topic = kafka_topic_factory()
+    output_topic = kafka_topic_factory()
+    good = next(event for event, should_alert in labelled_corpus() if should_alert)
+    payloads = [case.values[0] for case in DEAD_LETTER_CASES]
+    produce(kafka_bootstrap, input_topic, [*payloads, orjson.dumps(good)])
+
+    finished = run_service(_service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+
+    assert finished.returncode == 0, finished.stderr
+    dead = read_topic(kafka_bootstrap, f"{input_topic}.dlq", expected=len(payloads))
+    assert [record.value for record in dead] == payloads
+    assert [record.headers["eql_stream.error.reason"].decode() for record in dead] == [
+        case.values[1] for case in DEAD_LETTER_CASES
+    ]
+    assert [record.headers["eql_stream.source.offset"] for record in dead] == [
+        str(offset).encode() for offset in range(len(payloads))
+    ]
+    assert all(record.headers["eql_stream.error.message"] for record in dead)
+    assert len(read_topic(kafka_bootstrap, output_topic, expected=1)) == 1
+
+
+@pytest.mark.kafka
+def test_run_metrics_count_what_was_sent(kafka_bootstrap, kafka_topic_factory, kafka_group_id, tmp_path: Path) -> None:
+    input_topic = kafka_topic_factory(partitions=2)
+    output_topic = kafka_topic_factory()
+    corpus = labelled_corpus()
+    bad = [b"not json", b"[1]"]
+    service = RunningService(
+        _service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id), tmp_path / "service.log"
+    )
+    try:
+        produce(kafka_bootstrap, input_topic, [*(orjson.dumps(event) for event, _ in corpus), *bad], partitions=2)
+        consumed_key = ("eql_stream_events_consumed_total", (("topic", input_topic),))
+        wait_for(
+            lambda: scrape_metrics(service.metrics_url).get(consumed_key) == len(corpus) + len(bad),
+            what="all messages consumed",
+        )
+
+        samples = scrape_metrics(service.metrics_url)
+        expected_alerts = sum(1 for _, should_alert in corpus if should_alert)
+        assert samples[("eql_stream_alerts_produced_total", (("rule_id", SHIPPED_RULE_ID),))] == expected_alerts
+        assert samples[("eql_stream_events_dead_lettered_total", (("reason", "invalid_json"),))] == 1
+        assert samples[("eql_stream_events_dead_lettered_total", (("reason", "not_an_object"),))] == 1
+        assert samples[("eql_stream_rules_loaded", ())] == 1
+        assert samples[("eql_stream_alert_latency_seconds_count", ())] == expected_alerts
+        with urllib.request.urlopen(service.metrics_url + "/readyz", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        exit_code = service.stop(signal.SIGTERM)
+
+    assert exit_code == 0, service.log()
+    assert "stopped: SIGTERM" in service.log()
