@@ -148,8 +148,14 @@ class DetectionService:
         settings = self._settings
         logger.info("starting eql-stream %s with %s", __version__, settings.redacted_summary())
 
-        if settings.until_end:
-            self._end_tracker = EndTracker(find_end_offsets(self._consumer, settings.input_topics))
+        try:
+            self._check_output_topics()
+            if settings.until_end:
+                self._end_tracker = EndTracker(find_end_offsets(self._consumer, settings.input_topics))
+        except KafkaServiceError as exc:
+            self._consumer.close()
+            logger.error("cannot start: %s", exc)
+            return EXIT_FAILED
         self._consumer.subscribe(
             list(settings.input_topics), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -166,6 +172,25 @@ class DetectionService:
             return EXIT_FAILED
         logger.info("stopped: %s", self._stop_reason or "done")
         return EXIT_OK
+
+    def _check_output_topics(self) -> None:
+        """Fail before consuming when the alert or dead-letter topic does not exist.
+
+        Producing to a missing topic would only fail after ``message.timeout.ms``,
+        with the first alerts of the stream already in flight.
+        """
+        settings = self._settings
+        wanted = {settings.output_topic: "--output-topic"}
+        for topic in settings.input_topics:
+            wanted.setdefault(settings.dead_letter_topic_for(topic), "--dlq-topic")
+        try:
+            existing = self._consumer.list_topics(timeout=30).topics
+        except KafkaException as exc:
+            raise KafkaServiceError(f"cannot read topic metadata from {settings.bootstrap_servers}: {exc}") from exc
+        for topic, flag in wanted.items():
+            metadata = existing.get(topic)
+            if metadata is None or metadata.error is not None:
+                raise KafkaServiceError(f"topic {topic!r} does not exist: create it, or choose another with {flag}")
 
     def _loop(self) -> None:
         settings = self._settings

@@ -134,17 +134,17 @@ def wait_for_topic(admin: AdminClient, topic: str, partitions: int, timeout: flo
 def kafka_topic_factory(
     request: pytest.FixtureRequest, kafka_admin: AdminClient
 ) -> Iterator[Callable[..., str]]:
-    """Factory ``make_topic(partitions=1, config=None) -> str`` for fresh, ready topics.
+    """Factory ``make_topic(partitions=1, config=None, name=None) -> str`` for fresh, ready topics.
 
-    Each call creates a uniquely named topic with replication factor 1 and waits until
+    Each call creates a topic (uniquely named unless ``name`` is given) with replication factor 1 and waits until
     every partition has a leader. ``config`` sets topic-level configuration such as
     {"retention.ms": "60000"}. The topics are deleted after the test. A failed deletion
     is logged, not raised.
     """
     created: list[str] = []
 
-    def make_topic(partitions: int = 1, config: dict[str, str] | None = None) -> str:
-        topic = unique_name(request, "test")
+    def make_topic(partitions: int = 1, config: dict[str, str] | None = None, name: str | None = None) -> str:
+        topic = name or unique_name(request, "test")
         new_topic = NewTopic(
             topic, num_partitions=partitions, replication_factor=1, config=config or {}
         )

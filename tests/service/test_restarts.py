@@ -48,9 +48,9 @@ def _interrupt_then_finish(bootstrap, input_topic, output_topic, group, tmp_path
 
 
 @pytest.mark.kafka
-def test_kill_9_loses_no_alert(kafka_bootstrap, kafka_topic_factory, kafka_group_id, tmp_path: Path) -> None:
-    input_topic = kafka_topic_factory(partitions=3)
-    output_topic = kafka_topic_factory()
+def test_kill_9_loses_no_alert(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
+    topics = service_topics_factory(3)
+    input_topic, output_topic = topics.input, topics.output
     payloads, expected = numbered_stream(STREAM_SIZE, alert_every=ALERT_EVERY)
     produce(kafka_bootstrap, input_topic, payloads, partitions=3)
 
@@ -66,9 +66,9 @@ def test_kill_9_loses_no_alert(kafka_bootstrap, kafka_topic_factory, kafka_group
 
 
 @pytest.mark.kafka
-def test_sigterm_restart_exactly_once(kafka_bootstrap, kafka_topic_factory, kafka_group_id, tmp_path: Path) -> None:
-    input_topic = kafka_topic_factory(partitions=3)
-    output_topic = kafka_topic_factory()
+def test_sigterm_restart_exactly_once(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
+    topics = service_topics_factory(3)
+    input_topic, output_topic = topics.input, topics.output
     payloads, expected = numbered_stream(STREAM_SIZE // 2, alert_every=ALERT_EVERY)
     produce(kafka_bootstrap, input_topic, payloads, partitions=3)
 

@@ -36,9 +36,9 @@ def _service_arguments(bootstrap: str, input_topic: str, output_topic: str, grou
 
 
 @pytest.mark.kafka
-def test_run_corpus_one_alert_per_expected_event(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
-    input_topic = kafka_topic_factory(partitions=3)
-    output_topic = kafka_topic_factory()
+def test_run_corpus_one_alert_per_expected_event(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
+    topics = service_topics_factory(3)
+    input_topic, output_topic = topics.input, topics.output
     corpus = labelled_corpus()
     produce(kafka_bootstrap, input_topic, (orjson.dumps(event) for event, _ in corpus), partitions=3)
 
@@ -52,9 +52,9 @@ def test_run_corpus_one_alert_per_expected_event(kafka_bootstrap, kafka_topic_fa
 
 
 @pytest.mark.kafka
-def test_run_alert_key_and_headers(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
-    input_topic = kafka_topic_factory()
-    output_topic = kafka_topic_factory()
+def test_run_alert_key_and_headers(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
+    topics = service_topics_factory()
+    input_topic, output_topic = topics.input, topics.output
     event = next(event for event, should_alert in labelled_corpus() if should_alert)
     produce(kafka_bootstrap, input_topic, [orjson.dumps(event)])
 
@@ -87,9 +87,9 @@ DEAD_LETTER_CASES = [
 
 
 @pytest.mark.kafka
-def test_run_dead_letters_each_bad_message(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
-    input_topic = kafka_topic_factory()
-    output_topic = kafka_topic_factory()
+def test_run_dead_letters_each_bad_message(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
+    topics = service_topics_factory()
+    input_topic, output_topic = topics.input, topics.output
     good = next(event for event, should_alert in labelled_corpus() if should_alert)
     payloads = [case.values[0] for case in DEAD_LETTER_CASES]
     produce(kafka_bootstrap, input_topic, [*payloads, orjson.dumps(good)])
@@ -97,7 +97,7 @@ def test_run_dead_letters_each_bad_message(kafka_bootstrap, kafka_topic_factory,
     finished = run_service(_service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
 
     assert finished.returncode == 0, finished.stderr
-    dead = read_topic(kafka_bootstrap, f"{input_topic}.dlq", expected=len(payloads))
+    dead = read_topic(kafka_bootstrap, topics.dead_letter, expected=len(payloads))
     assert [record.value for record in dead] == payloads
     assert [record.headers["eql_stream.error.reason"].decode() for record in dead] == [
         case.values[1] for case in DEAD_LETTER_CASES
@@ -110,9 +110,9 @@ def test_run_dead_letters_each_bad_message(kafka_bootstrap, kafka_topic_factory,
 
 
 @pytest.mark.kafka
-def test_run_metrics_count_what_was_sent(kafka_bootstrap, kafka_topic_factory, kafka_group_id, tmp_path: Path) -> None:
-    input_topic = kafka_topic_factory(partitions=2)
-    output_topic = kafka_topic_factory()
+def test_run_metrics_count_what_was_sent(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
+    topics = service_topics_factory(2)
+    input_topic, output_topic = topics.input, topics.output
     corpus = labelled_corpus()
     bad = [b"not json", b"[1]"]
     service = RunningService(

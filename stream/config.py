@@ -1,0 +1,745 @@
+"""Settings of the ``eql-stream run`` service, from flags, environment variables and a TOML file.
+
+:func:`load_settings` merges four layers into one frozen :class:`ServiceSettings`, highest
+precedence first: command-line flags, environment variables, the config file, then the
+defaults. A layer replaces a setting as a whole, except the extra librdkafka properties,
+which are merged key by key so that, for example, a password from the environment can
+complete a config file that sets the protocol.
+
+Nothing here reads ``os.environ``: the caller passes the environment in, and the settings
+class itself only takes keyword values. pydantic-settings reads the environment variables
+(``EQL_STREAM_`` plus the field name in upper case) and the TOML file.
+
+Secrets only appear in clear through :meth:`ServiceSettings.kafka_properties`, for the
+Kafka clients. Every librdkafka property value is stored as a ``SecretStr``, so ``repr()``
+masks them all, and error messages never show a property value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from stream.errors import ConfigError
+
+__all__ = [
+    "BOOTSTRAP_SERVERS_FALLBACK_ENV",
+    "CONFIG_FILE_ENV",
+    "ENV_PREFIX",
+    "REDACTED",
+    "RESERVED_KAFKA_PROPERTIES",
+    "ServiceSettings",
+    "add_run_arguments",
+    "cli_values_from_namespace",
+    "is_secret_property",
+    "load_settings",
+]
+
+_log = logging.getLogger(__name__)
+
+ENV_PREFIX = "EQL_STREAM_"
+CONFIG_FILE_ENV = "EQL_STREAM_CONFIG"
+BOOTSTRAP_SERVERS_FALLBACK_ENV = "KAFKA_BOOTSTRAP_SERVERS"
+REDACTED = "***"
+
+MAX_TOPIC_NAME_LENGTH = 249
+DEAD_LETTER_SUFFIX = ".dlq"
+
+_TOPIC_NAME_CHARACTER = re.compile(r"[a-zA-Z0-9._-]")
+_HOST_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_BRACKETED_IPV6 = re.compile(r"\[[0-9A-Fa-f:.]+\]")
+_PROPERTY_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+# Property names that contain one of these are masked in summaries and error messages.
+# "key" also masks non-secret paths such as ssl.key.location, which is harmless.
+# sasl.oauthbearer.config is listed because it may carry a client secret.
+_SECRET_MARKERS = ("password", "secret", "token", "key", "jaas", "credentials", "sasl.oauthbearer.config")
+
+_OWN_OFFSETS = "the service stores and commits each offset only after the message's alerts are delivered"
+_OWN_DELIVERY = "the service sets it so that producer retries neither lose nor duplicate alerts"
+
+RESERVED_KAFKA_PROPERTIES: Mapping[str, str] = {
+    "bootstrap.servers": "the service sets it; use --bootstrap-servers",
+    # The aliases metadata.broker.list, auto.commit.enable and acks are from librdkafka 2.3 CONFIGURATION.md.
+    "metadata.broker.list": "it is librdkafka's alias of bootstrap.servers; use --bootstrap-servers",
+    "group.id": "the service sets it; use --group-id",
+    "enable.auto.commit": f"{_OWN_OFFSETS}; use --commit-interval to set how often it commits",
+    "auto.commit.enable": f"{_OWN_OFFSETS}; use --commit-interval to set how often it commits",
+    "enable.auto.offset.store": _OWN_OFFSETS,
+    "enable.idempotence": _OWN_DELIVERY,
+    "acks": _OWN_DELIVERY,
+    "request.required.acks": _OWN_DELIVERY,
+}
+"""librdkafka properties the service owns, each with the reason given when a user sets it."""
+
+
+def is_secret_property(name: str) -> bool:
+    """Return whether the librdkafka property ``name`` may contain a secret and must be masked."""
+    lowered = name.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS)
+
+
+def _check_topic_name(name: str) -> str:
+    """Raise ValueError unless ``name`` is a valid Kafka topic name."""
+    if not name:
+        raise ValueError("the topic name is empty")
+    if len(name) > MAX_TOPIC_NAME_LENGTH:
+        raise ValueError(f"the topic name has {len(name)} characters, more than Kafka's maximum of 249")
+    if name in {".", ".."}:
+        raise ValueError("'.' and '..' are not valid Kafka topic names")
+
+    invalid = sorted({character for character in name if not _TOPIC_NAME_CHARACTER.fullmatch(character)})
+    if invalid:
+        raise ValueError(
+            f"the topic name contains {', '.join(map(repr, invalid))}; "
+            "Kafka allows only ASCII letters, digits, '.', '_' and '-'"
+        )
+    return name
+
+
+def _check_rule_path(path: Path) -> Path:
+    if not path.exists():
+        raise ValueError("no such file or folder; give an existing rule file or folder")
+    return path
+
+
+def _check_broker_address(address: str) -> None:
+    """Raise ValueError unless ``address`` has the form ``host:port`` or ``[ipv6]:port``."""
+    if not address:
+        raise ValueError("the list contains an empty entry; remove the extra comma")
+    if "://" in address:
+        raise ValueError(
+            f"{address!r} contains a URL scheme; give host:port only "
+            "and set the protocol with --kafka-config security.protocol=..."
+        )
+
+    host, separator, port = address.rpartition(":")
+    if not separator:
+        raise ValueError(f"{address!r} has no port; write host:port, for example {address}:9092")
+    if not host:
+        raise ValueError(f"{address!r} has no host; write host:port, for example kafka:{port}")
+    if ":" in host and not host.startswith("["):
+        raise ValueError(f"{address!r} is an IPv6 address without brackets; write it as [address]:port")
+    if not (_HOST_NAME.fullmatch(host) or _BRACKETED_IPV6.fullmatch(host)):
+        raise ValueError(f"{address!r} has an invalid host {host!r}")
+    if not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"{address!r} has port {port!r}; a port is a number from 1 to 65535")
+
+
+TopicName = Annotated[str, AfterValidator(_check_topic_name)]
+RulePath = Annotated[Path, AfterValidator(_check_rule_path)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+def _flatten_table(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield the entries of a TOML table, joining the keys of nested tables with dots.
+
+    TOML reads an unquoted ``security.protocol = "SSL"`` as a nested table, so this
+    turns it back into the librdkafka property name.
+    """
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _flatten_table(value, f"{name}.")
+        else:
+            yield name, value
+
+
+def _display_entry(text: str) -> str:
+    """Return ``text`` quoted for a message, or a placeholder if it may contain a secret."""
+    return "an entry that looks like a secret" if is_secret_property(text) else repr(text)
+
+
+def _kafka_pairs(value: object, problems: list[str]) -> list[tuple[str, Any]]:
+    """Split librdkafka properties given as text, a list of ``KEY=VALUE`` or a table into pairs.
+
+    Text separates entries with ``;`` or newlines. Malformed entries are reported in ``problems``.
+    """
+    if isinstance(value, Mapping):
+        return list(_flatten_table(value))
+    if isinstance(value, str):
+        entries: list[object] = [entry for entry in re.split(r"[;\n]", value) if entry.strip()]
+    elif isinstance(value, list | tuple):
+        entries = list(value)
+    else:
+        problems.append(f"expected KEY=VALUE entries or a table, not a {type(value).__name__}")
+        return []
+
+    pairs: list[tuple[str, Any]] = []
+    for entry in entries:
+        if not isinstance(entry, str) or "=" not in entry:
+            description = _display_entry(entry) if isinstance(entry, str) else f"a {type(entry).__name__}"
+            problems.append(f"{description} is not a KEY=VALUE entry, for example security.protocol=SASL_SSL")
+            continue
+        key, _, text = entry.partition("=")
+        pairs.append((key.strip(), text.strip()))
+    return pairs
+
+
+def _parse_kafka_properties(value: object) -> tuple[dict[str, str], list[str]]:
+    """Return the valid librdkafka properties in ``value`` and a description of each invalid entry.
+
+    The descriptions name the property but never its value.
+    """
+    problems: list[str] = []
+    properties: dict[str, str] = {}
+
+    for key, raw in _kafka_pairs(value, problems):
+        if isinstance(raw, SecretStr):
+            raw = raw.get_secret_value()
+
+        if not _PROPERTY_NAME.fullmatch(key):
+            problems.append(
+                f"{_display_entry(key)} is not a librdkafka property name; "
+                "names are lower case with dots, for example ssl.ca.location"
+            )
+        elif key in RESERVED_KAFKA_PROPERTIES:
+            problems.append(f"{key!r} cannot be set here because {RESERVED_KAFKA_PROPERTIES[key]}")
+        elif not isinstance(raw, str | int | float | bool):
+            problems.append(f"{key!r} has a {type(raw).__name__} value; give a string, number or boolean")
+        elif raw == "":
+            problems.append(f"{key!r} has an empty value; remove the entry to keep librdkafka's default")
+        else:
+            # librdkafka spells booleans in lower case, and TOML gives them as bool.
+            properties[key] = str(raw).lower() if isinstance(raw, bool) else str(raw)
+    return properties, problems
+
+
+class _MappingEnvironmentSource(EnvSettingsSource):
+    """pydantic-settings environment source that reads a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # This is the one method of EnvSettingsSource that reads os.environ.
+        # pydantic-settings' own DotEnvSettingsSource replaces it the same way.
+        return {
+            name if self.case_sensitive else name.lower(): value
+            for name, value in self._environ.items()
+            if not (self.env_ignore_empty and value == "")
+        }
+
+
+class ServiceSettings(BaseSettings):
+    """Validated, immutable settings of ``eql-stream run``.
+
+    Times are in seconds. ``rules`` empty means the shipped rule set, and ``dlq_topic``
+    None means ``<input topic>.dlq`` for each input topic. ``kafka_config`` contains
+    extra librdkafka properties for both consumer and producer.
+
+    Build it with :func:`load_settings`. Calling the class reads keyword values only,
+    never the process environment.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=ENV_PREFIX,
+        # pydantic-settings matches the upper-case variable names only when case-insensitive.
+        case_sensitive=False,
+        # An empty variable counts as unset, as container platforms often define them empty.
+        env_ignore_empty=True,
+        # Lists come as comma- or pathsep-separated text, split by the validators below, not as JSON.
+        enable_decoding=False,
+        # Keeps values out of str(ValidationError), which a traceback could print.
+        hide_input_in_errors=True,
+    )
+
+    bootstrap_servers: str
+    input_topics: tuple[TopicName, ...]
+    output_topic: TopicName = "eql-stream.alerts"
+    dlq_topic: TopicName | None = None
+    group_id: str = Field(default="eql-stream", min_length=1)
+    rules: tuple[RulePath, ...] = ()
+    metrics_host: str = Field(default="0.0.0.0", min_length=1)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    kafka_config: dict[str, SecretStr] = Field(default_factory=dict)
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    until_end: bool = False
+    commit_interval: Seconds = 5.0
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    batch_timeout: Seconds = 0.5
+    shutdown_timeout: Seconds = 30.0
+    strict: bool = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Use keyword values only, because :func:`load_settings` reads and merges the sources itself."""
+        return (init_settings,)
+
+    @field_validator("bootstrap_servers", mode="before")
+    @classmethod
+    def _normalize_bootstrap_servers(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            value = ",".join(map(str, value))
+        if not isinstance(value, str):
+            return value
+
+        addresses = [address.strip() for address in value.split(",")]
+        if addresses == [""]:
+            raise ValueError("no broker given; list at least one host:port, for example kafka:9092")
+        for address in addresses:
+            _check_broker_address(address)
+        return ",".join(addresses)
+
+    @field_validator("input_topics", mode="before")
+    @classmethod
+    def _split_topics(cls, value: object) -> object:
+        return [topic.strip() for topic in value.split(",")] if isinstance(value, str) else value
+
+    @field_validator("input_topics")
+    @classmethod
+    def _require_topics(cls, topics: tuple[str, ...]) -> tuple[str, ...]:
+        if not topics:
+            raise ValueError("no input topic given; name at least one topic to read events from")
+        return tuple(dict.fromkeys(topics))
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _split_rule_paths(cls, value: object) -> object:
+        return [path for path in value.split(os.pathsep) if path] if isinstance(value, str) else value
+
+    @field_validator("kafka_config", mode="before")
+    @classmethod
+    def _parse_kafka_config(cls, value: object) -> dict[str, str]:
+        properties, problems = _parse_kafka_properties(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return properties
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_topic_roles(self) -> Self:
+        """Reject topic choices that would make the service read what it writes."""
+        inputs = set(self.input_topics)
+        dead_letter_topics = {self.dead_letter_topic_for(topic) for topic in self.input_topics}
+        problems: list[str] = []
+
+        if self.output_topic in inputs:
+            problems.append(
+                f"--output-topic {self.output_topic!r} is also an input topic, "
+                "so the service would read its own alerts; choose another output topic"
+            )
+        if self.output_topic in dead_letter_topics:
+            problems.append(
+                f"--output-topic {self.output_topic!r} is also the dead-letter topic; "
+                "alerts and dead letters need separate topics"
+            )
+        for topic in sorted(dead_letter_topics & inputs):
+            problems.append(
+                f"dead-letter topic {topic!r} is also an input topic, so the service would read "
+                "its own dead letters; set --dlq-topic to another topic"
+            )
+        for topic in sorted(topic for topic in dead_letter_topics if len(topic) > MAX_TOPIC_NAME_LENGTH):
+            problems.append(
+                f"the dead-letter topic {topic[:40]!r}... derived from an input topic is longer than "
+                "Kafka's maximum of 249 characters; set --dlq-topic"
+            )
+
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def dead_letter_topic_for(self, input_topic: str) -> str:
+        """Return the topic that receives the unprocessable messages of ``input_topic``.
+
+        That is ``dlq_topic`` when set, otherwise ``input_topic`` followed by ``.dlq``.
+        """
+        return self.dlq_topic if self.dlq_topic is not None else f"{input_topic}{DEAD_LETTER_SUFFIX}"
+
+    def kafka_properties(self) -> dict[str, str]:
+        """Return the extra librdkafka properties with secrets in clear, for the Kafka clients only."""
+        return {key: value.get_secret_value() for key, value in self.kafka_config.items()}
+
+    def redacted_summary(self) -> dict[str, Any]:
+        """Return every setting as JSON-compatible values for the start log line.
+
+        The values of librdkafka properties that may be secret (see :func:`is_secret_property`)
+        are replaced by ``"***"``.
+        """
+        summary = self.model_dump(mode="json", exclude={"kafka_config"})
+        summary["kafka_config"] = {
+            key: REDACTED if is_secret_property(key) else value.get_secret_value()
+            for key, value in sorted(self.kafka_config.items())
+        }
+        return summary
+
+
+@dataclass(frozen=True)
+class _Option:
+    """One ``run`` flag: its settings field, its help text and how argparse collects it."""
+
+    name: str
+    flag: str
+    help: str
+    metavar: str | None = None
+    action: Literal["store", "append", "bool"] = "store"
+    # Words for a default that its value does not explain, such as an empty list.
+    default_text: str | None = None
+    # How the environment variable separates several values.
+    env_note: str = ""
+    fallback_env: str | None = None
+    toml_key: str | None = None
+
+    @property
+    def env_name(self) -> str:
+        return f"{ENV_PREFIX}{self.name.upper()}"
+
+    @property
+    def env_names(self) -> str:
+        return f"{self.env_name} or {self.fallback_env}" if self.fallback_env else self.env_name
+
+    @property
+    def config_key(self) -> str:
+        return self.toml_key or self.name
+
+
+_OPTIONS: tuple[_Option, ...] = (
+    _Option(
+        "bootstrap_servers", "--bootstrap-servers",
+        "Kafka brokers to connect to, as a comma-separated host:port list",
+        metavar="HOST:PORT,...", fallback_env=BOOTSTRAP_SERVERS_FALLBACK_ENV,
+    ),
+    _Option(
+        "input_topics", "--input-topic",
+        "Kafka topic to read events from; repeat the flag for several topics",
+        metavar="TOPIC", action="append", env_note=", comma-separated",
+    ),
+    _Option("output_topic", "--output-topic", "Kafka topic for alerts", metavar="TOPIC"),
+    _Option(
+        "dlq_topic", "--dlq-topic",
+        "Kafka topic for messages that cannot be processed (dead letters)",
+        metavar="TOPIC", default_text="<input topic>.dlq for each input topic",
+    ),
+    _Option("group_id", "--group-id", "Kafka consumer group id", metavar="ID"),
+    _Option(
+        "rules", "--rules",
+        "Rule file or folder to load; repeat the flag for several",
+        metavar="PATH", action="append", default_text="the shipped rule set",
+        env_note=", separated by the platform's path separator",
+    ),
+    _Option(
+        "metrics_host", "--metrics-host",
+        "Address the metrics HTTP endpoint listens on",
+        metavar="HOST",
+    ),
+    _Option(
+        "metrics_port", "--metrics-port",
+        "TCP port of the metrics HTTP endpoint, 0 to 65535; 0 picks a free port",
+        metavar="PORT",
+    ),
+    _Option(
+        "kafka_config", "--kafka-config",
+        "Extra librdkafka property for both consumer and producer, such as "
+        "security.protocol=SASL_SSL; repeat the flag for several; properties from flags, "
+        "environment and config file are merged by key",
+        metavar="KEY=VALUE", action="append", default_text="none",
+        env_note=", entries separated by ';' or newlines", toml_key="[kafka] table",
+    ),
+    _Option("log_format", "--log-format", "Log line format: text or json", metavar="FORMAT"),
+    _Option(
+        "log_level", "--log-level",
+        "Minimum log level: DEBUG, INFO, WARNING or ERROR",
+        metavar="LEVEL",
+    ),
+    _Option(
+        "until_end", "--until-end",
+        "Stop after reaching the end of every assigned partition instead of waiting for new messages",
+        action="bool",
+    ),
+    _Option(
+        "commit_interval", "--commit-interval",
+        "Seconds between offset commits, more than 0",
+        metavar="SECONDS",
+    ),
+    _Option(
+        "batch_size", "--batch-size",
+        "Maximum messages per batch, 1 to 100000",
+        metavar="COUNT",
+    ),
+    _Option(
+        "batch_timeout", "--batch-timeout",
+        "Maximum seconds to wait while filling a batch, more than 0",
+        metavar="SECONDS",
+    ),
+    _Option(
+        "shutdown_timeout", "--shutdown-timeout",
+        "Maximum seconds to wait at shutdown for pending deliveries and the final commit, more than 0",
+        metavar="SECONDS",
+    ),
+    _Option(
+        "strict", "--strict",
+        "Fail at startup if any rule cannot be loaded, instead of skipping it",
+        action="bool",
+    ),
+)  # fmt: skip
+
+_OPTIONS_BY_NAME = {option.name: option for option in _OPTIONS}
+
+
+def _default_text(option: _Option) -> str:
+    model_field = ServiceSettings.model_fields[option.name]
+    if model_field.is_required():
+        return "required"
+    if option.default_text is not None:
+        return f"default: {option.default_text}"
+    if isinstance(model_field.default, bool):
+        return f"default: {'on' if model_field.default else 'off'}"
+    return f"default: {model_field.default}"
+
+
+def _help_text(option: _Option) -> str:
+    return (
+        f"{option.help} ({_default_text(option)}; env {option.env_names}{option.env_note}; "
+        f"config {option.config_key})"
+    )
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the service settings flags and ``--config`` to the ``run`` sub-parser.
+
+    Every flag defaults to None, so that an unset flag does not override the
+    environment or the config file. ``--until-end`` and ``--strict`` also get a
+    ``--no-`` form. Values stay text here: :func:`load_settings` validates them.
+    """
+    for option in _OPTIONS:
+        if option.action == "bool":
+            parser.add_argument(
+                option.flag, dest=option.name, action=argparse.BooleanOptionalAction, default=None,
+                help=_help_text(option),
+            )
+        else:
+            parser.add_argument(
+                option.flag, dest=option.name, action=option.action, default=None, metavar=option.metavar,
+                help=_help_text(option),
+            )
+
+    parser.add_argument(
+        "--config", dest="config_file", type=Path, default=None, metavar="FILE",
+        help=(
+            "TOML file with the same settings as flat keys plus a [kafka] table of librdkafka properties; "
+            f"flags and environment variables override it (default: none; env {CONFIG_FILE_ENV})"
+        ),
+    )  # fmt: skip
+
+
+def cli_values_from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
+    """Return the settings flags that were given on the command line, keyed by settings field.
+
+    ``--config`` is not included: pass ``namespace.config_file`` to :func:`load_settings`.
+    """
+    parsed = vars(namespace)
+    return {option.name: parsed[option.name] for option in _OPTIONS if parsed.get(option.name) is not None}
+
+
+@dataclass
+class _Layer:
+    """Setting values from one source, keyed by field, with where each came from."""
+
+    values: dict[str, Any]
+    origins: dict[str, str]
+    problems: list[str] = field(default_factory=list)
+
+
+def _flag_layer(cli_values: Mapping[str, Any]) -> _Layer:
+    values = {name: value for name, value in cli_values.items() if value is not None}
+    return _Layer(values, {name: "the command line" for name in values})
+
+
+def _environment_layer(environ: Mapping[str, str]) -> _Layer:
+    """Read the settings from ``environ`` with pydantic-settings' environment source."""
+    primary_name = _OPTIONS_BY_NAME["bootstrap_servers"].env_name
+    fallback = environ.get(BOOTSTRAP_SERVERS_FALLBACK_ENV, "")
+    use_fallback = not environ.get(primary_name) and fallback != ""
+    if use_fallback:
+        environ = {**environ, primary_name: fallback}
+
+    values = _MappingEnvironmentSource(ServiceSettings, environ)()
+    origins = {name: f"environment variable {_OPTIONS_BY_NAME[name].env_name}" for name in values}
+    if use_fallback:
+        origins["bootstrap_servers"] = f"environment variable {BOOTSTRAP_SERVERS_FALLBACK_ENV}"
+
+    _warn_unknown_variables(environ)
+    return _Layer(values, origins)
+
+
+def _warn_unknown_variables(environ: Mapping[str, str]) -> None:
+    known = {option.env_name for option in _OPTIONS} | {CONFIG_FILE_ENV}
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            _log.warning("ignoring unknown environment variable %s; see 'eql-stream run --help'", name)
+
+
+def _config_file_path(config_file: Path | None, environ: Mapping[str, str]) -> tuple[Path | None, str]:
+    """Return the config file to read and where it was named: ``--config`` first, then the environment."""
+    if config_file is not None:
+        return Path(config_file), "--config"
+    if environ.get(CONFIG_FILE_ENV):
+        return Path(environ[CONFIG_FILE_ENV]), f"environment variable {CONFIG_FILE_ENV}"
+    return None, ""
+
+
+def _config_file_layer(path: Path, named_by: str) -> _Layer:
+    """Read the TOML config file with pydantic-settings' TOML source.
+
+    Relative paths in ``rules`` are taken relative to the folder of the file.
+    Raises ConfigError when the file is missing, unreadable or not valid TOML.
+    """
+    if not path.is_file():
+        raise ConfigError(f"config file {path} (from {named_by}) not found or not a file; check the path")
+    try:
+        data = TomlConfigSettingsSource(ServiceSettings, toml_file=path)()
+    except OSError as exc:
+        raise ConfigError(
+            f"config file {path} (from {named_by}) cannot be read: {exc.strerror}; check its permissions"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}; fix the syntax") from exc
+
+    layer = _Layer({}, {})
+    valid_keys = {option.name for option in _OPTIONS if option.toml_key is None} | {"kafka"}
+    for key, value in data.items():
+        if key not in valid_keys:
+            layer.problems.append(
+                f"config file {path}: unknown key {key!r}; valid keys are {', '.join(sorted(valid_keys))}"
+            )
+            continue
+        name = "kafka_config" if key == "kafka" else key
+        layer.values[name] = value
+        layer.origins[name] = f"config file {path}"
+
+    rules = layer.values.get("rules")
+    if isinstance(rules, str):
+        rules = [rules]
+    if isinstance(rules, list):
+        layer.values["rules"] = [path.parent / rule if isinstance(rule, str) else rule for rule in rules]
+    return layer
+
+
+def _merge_layers(layers: list[_Layer]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """Merge layers given highest precedence first into values, their origins and the problems found.
+
+    ``kafka_config`` is merged by property key, every other setting as a whole.
+    """
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    problems: list[str] = []
+    properties: dict[str, str] = {}
+
+    for layer in reversed(layers):
+        problems.extend(layer.problems)
+        for name, value in layer.values.items():
+            if name == "kafka_config":
+                layer_properties, layer_problems = _parse_kafka_properties(value)
+                properties.update(layer_properties)
+                origin = layer.origins[name]
+                problems.extend(f"--kafka-config from {origin}: {problem}" for problem in layer_problems)
+            else:
+                values[name] = value
+                origins[name] = layer.origins[name]
+
+    if properties:
+        values["kafka_config"] = properties
+    return values, origins, problems
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _describe_error(error: ErrorDetails, origins: Mapping[str, str]) -> str:
+    """Return one line for a pydantic validation error, naming the flag, the value and its source."""
+    reason = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    if not error["loc"]:
+        return reason
+
+    name = str(error["loc"][0])
+    option = _OPTIONS_BY_NAME.get(name)
+    if option is None:
+        return f"unknown setting {name!r} from {origins.get(name, 'the caller')}"
+    if error["type"] == "missing":
+        return (
+            f"{option.flag} is required; set the flag, the environment variable "
+            f"{option.env_names}, or {option.config_key} in the config file"
+        )
+    if name == "kafka_config":
+        # The value may contain secrets, and the reason already names the property.
+        return f"{option.flag}: {reason}"
+
+    value = _shorten(repr(error["input"]))
+    return f"{option.flag} {value} from {origins.get(name, 'the default')}: {reason}"
+
+
+def _format_problems(problems: list[str]) -> str:
+    if len(problems) == 1:
+        return f"invalid configuration: {problems[0]}"
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return f"invalid configuration ({len(problems)} problems):\n{lines}"
+
+
+def load_settings(
+    cli_values: Mapping[str, Any], environ: Mapping[str, str], config_file: Path | None
+) -> ServiceSettings:
+    """Merge flags, environment variables and a config file into validated settings.
+
+    Precedence is ``cli_values``, then ``environ``, then the config file, then the defaults.
+    ``cli_values`` maps settings fields to flag values (see :func:`cli_values_from_namespace`),
+    and None counts as unset. ``config_file`` is the ``--config`` value; when it is None,
+    ``EQL_STREAM_CONFIG`` in ``environ`` may name the file.
+
+    Raises ConfigError naming each invalid setting by its flag, with the value (never a
+    librdkafka property value), its source and the fix. One error lists every problem found.
+    """
+    layers = [_flag_layer(cli_values), _environment_layer(environ)]
+    path, named_by = _config_file_path(config_file, environ)
+    if path is not None:
+        _log.debug("reading config file %s", path)
+        layers.append(_config_file_layer(path, named_by))
+
+    values, origins, problems = _merge_layers(layers)
+    try:
+        settings = ServiceSettings(**values)
+    except ValidationError as exc:
+        problems.extend(_describe_error(error, origins) for error in exc.errors())
+        # The cause shows no input values, because hide_input_in_errors is set.
+        raise ConfigError(_format_problems(problems)) from exc
+
+    if problems:
+        raise ConfigError(_format_problems(problems))
+    return settings
