@@ -22,7 +22,7 @@ from typing import Any
 
 from stream.eql import ast
 from stream.eql import functions as fn
-from stream.eql.fields import FieldKind, FieldSchema, make_value_getter
+from stream.eql.fields import FieldKind, FieldSchema, Getter, make_value_getter
 from stream.eql.predicates import compile_membership, compile_text_predicate
 from stream.eql.text import folding_function
 from stream.eql.values import CompiledValue, Event, call_value, constant_value, field_value
@@ -66,17 +66,45 @@ def compile_condition(
     """
     compiler = _Compiler(query.text, options)
     condition = compiler.boolean(query.condition)
+    epoch = compiler.epoch
+
     if query.category is None:
-        return CompiledCondition(condition, compiler.fields)
+
+        def matches_any(event: Event) -> bool:
+            epoch[0] += 1
+            return condition(event)
+
+        return CompiledCondition(matches_any, compiler.fields)
 
     category = query.category
     category_values = compiler.field_reference(ast.Field(1, 1, tuple(category_field.split(".")))).getter
     assert category_values is not None
 
     def matches(event: Event) -> bool:
+        epoch[0] += 1
         return category in category_values(event) and condition(event)
 
     return CompiledCondition(matches, compiler.fields)
+
+
+def _cached_per_evaluation(getter: Getter, epoch: list[int]) -> Getter:
+    """Wrap ``getter`` so that it reads the event once per evaluation.
+
+    ``epoch[0]`` changes at the start of every ``matches`` call; within one call
+    the values are reused by every leaf that reads the field. The values list
+    is shared, so callers must not modify it.
+    """
+    memo: list[Any] = [-1, None]
+
+    def get(event: Event) -> list[Any]:
+        if memo[0] == epoch[0]:
+            return memo[1]  # type: ignore[no-any-return]
+        values = getter(event)
+        memo[0] = epoch[0]
+        memo[1] = values
+        return values
+
+    return get
 
 
 class _Compiler:
@@ -85,6 +113,9 @@ class _Compiler:
         self._options = options
         self._fold = folding_function(options.case_folding)
         self.fields: dict[str, CompiledValue] = {}
+        # Evaluation counter shared by the per-evaluation caches of field values.
+        self.epoch = [0]
+        self._folded: dict[str, Getter] = {}
 
     def error(self, message: str, node: ast.Node) -> QueryCompileError:
         return QueryCompileError(message, query=self._text, line=node.line, column=node.column)
@@ -212,8 +243,12 @@ class _Compiler:
         operand = self.value(node.operand)
         literals = [value.value for value in node.values]
 
+        folded = None
+        if operand.is_field and operand.spec is not None and operand.spec.kind in (FieldKind.KEYWORD, FieldKind.WILDCARD):
+            folded = self.folded_values(operand)
+
         if node.op in ("in", "in~"):
-            return compile_membership(node.op, operand, literals, self._fold, self.error_at(node))
+            return compile_membership(node.op, operand, literals, self._fold, self.error_at(node), folded)
 
         for value in node.values:
             if not isinstance(value.value, str):
@@ -224,7 +259,7 @@ class _Compiler:
                 )
         if operand.type in ("number", "boolean") and not operand.is_field:
             raise self.error(f"'{node.op}' needs a text operand, but the left side is a {operand.type}", node)
-        return compile_text_predicate(node.op, operand, literals, self._fold, self.error_at(node))
+        return compile_text_predicate(node.op, operand, literals, self._fold, self.error_at(node), folded)
 
     def error_at(self, node: ast.Node) -> Callable[[str], QueryCompileError]:
         return lambda message: self.error(message, node)
@@ -255,7 +290,7 @@ class _Compiler:
             return self.fields[name]
 
         spec = schema.spec(name)
-        getter = make_value_getter(name, node.path, spec)
+        getter = _cached_per_evaluation(make_value_getter(name, node.path, spec), self.epoch)
         value_type = {
             FieldKind.NUMBER: "number",
             FieldKind.BOOLEAN: "boolean",
@@ -264,6 +299,18 @@ class _Compiler:
         compiled = field_value(name, spec, getter, value_type)
         self.fields[name] = compiled
         return compiled
+
+    def folded_values(self, value: CompiledValue) -> Getter:
+        """Return a getter of a text field's values after case folding, cached per evaluation."""
+        assert value.field_name is not None and value.getter is not None
+        if value.field_name not in self._folded:
+            getter, fold = value.getter, self._fold
+
+            def folded(event: Event) -> list[Any]:
+                return [fold(text) for text in getter(event)]
+
+            self._folded[value.field_name] = _cached_per_evaluation(folded, self.epoch)
+        return self._folded[value.field_name]
 
     def number_operand(self, node: ast.Expression, op: str) -> CompiledValue:
         value = self.value(node)

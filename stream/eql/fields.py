@@ -195,9 +195,41 @@ def make_raw_getter(path: tuple[str, ...]) -> Getter:
 
         return get_single
 
+    if size == 2:
+        return _two_segment_getter(path, add_leaf, descend)
+
     def get(event: Mapping[str, Any]) -> list[Any]:
         out: list[Any] = []
         walk(event, 0, out)
+        return out
+
+    return get
+
+
+def _two_segment_getter(
+    path: tuple[str, ...],
+    add_leaf: Callable[[Any, list[Any]], None],
+    descend: Callable[[Any, int, list[Any]], None],
+) -> Getter:
+    """Build the getter of an ``a.b`` path with its lookups written out, the common case."""
+    first, second = path
+    dotted = f"{first}.{second}"
+
+    def get(event: Mapping[str, Any]) -> list[Any]:
+        out: list[Any] = []
+        child = event.get(first)
+        if child.__class__ is dict:
+            value = child.get(second)
+            if value is not None:
+                if value.__class__ is str:
+                    out.append(value)
+                else:
+                    add_leaf(value, out)
+        elif child.__class__ is list:
+            descend(child, 1, out)
+        value = event.get(dotted)
+        if value is not None:
+            add_leaf(value, out)
         return out
 
     return get

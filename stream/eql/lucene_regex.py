@@ -649,7 +649,10 @@ def _interval_source(node: _Interval) -> str:
 
 
 def _fixed_width_range(low: str, high: str) -> str:
-    """Return a regex for the digit strings of ``len(low)`` characters from ``low`` to ``high``."""
+    """Return a regex for the digit strings of ``len(low)`` characters from ``low`` to ``high``.
+
+    The result may be a bare alternation, so callers group it before appending anything.
+    """
     prefix_length = 0
     while prefix_length < len(low) and low[prefix_length] == high[prefix_length]:
         prefix_length += 1
@@ -658,15 +661,24 @@ def _fixed_width_range(low: str, high: str) -> str:
         return prefix
 
     rest = len(low) - 1
-    tail = f"[0-9]{{{rest}}}" if rest else ""
+    tail = {0: "", 1: "[0-9]"}.get(rest, f"[0-9]{{{rest}}}")
     if low[1:] == "0" * rest and high[1:] == "9" * rest:
-        return f"{prefix}[{low[0]}-{high[0]}]{tail}"
+        return f"{prefix}{_digit_class(low[0], high[0])}{tail}"
 
-    branches = [low[0] + f"(?:{_fixed_width_range(low[1:], '9' * rest)})"]
+    branches = [low[0] + _group_alternation(_fixed_width_range(low[1:], "9" * rest))]
     if int(high[0]) - int(low[0]) > 1:
-        branches.append(f"[{int(low[0]) + 1}-{int(high[0]) - 1}]{tail}")
-    branches.append(high[0] + f"(?:{_fixed_width_range('0' * rest, high[1:])})")
-    return f"{prefix}(?:{'|'.join(branches)})"
+        branches.append(_digit_class(str(int(low[0]) + 1), str(int(high[0]) - 1)) + tail)
+    branches.append(high[0] + _group_alternation(_fixed_width_range("0" * rest, high[1:])))
+    alternation = "|".join(branches)
+    return f"{prefix}(?:{alternation})" if prefix else alternation
+
+
+def _digit_class(low: str, high: str) -> str:
+    return low if low == high else f"[{low}-{high}]"
+
+
+def _group_alternation(source: str) -> str:
+    return f"(?:{source})" if "|" in source else source
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from stream.eql.fields import FieldKind
+from stream.eql.fields import FieldKind, Getter
 from stream.eql.functions import text_of, to_number
 from stream.eql.lucene_regex import LuceneRegexError, compile_lucene_regex
 from stream.eql.text import fold_ascii, java_equals_ignore_case
@@ -26,9 +26,17 @@ Fold = Callable[[str], str]
 
 
 def compile_text_predicate(
-    op: str, operand: CompiledValue, patterns: list[str], fold: Fold, error: ErrorFactory
+    op: str,
+    operand: CompiledValue,
+    patterns: list[str],
+    fold: Fold,
+    error: ErrorFactory,
+    folded_values: Getter | None = None,
 ) -> Matcher:
     """Compile ``operand op (patterns...)`` for the text operators.
+
+    ``folded_values``, for a keyword or wildcard field, returns its values
+    already folded, so that several leaves on one field fold them once.
 
     Raises:
         QueryCompileError: (through ``error``) for an invalid regular expression.
@@ -40,8 +48,14 @@ def compile_text_predicate(
         test = compile_patterns(patterns, cross_lines=on_field)
     elif on_field:
         # ':' and 'like~' on a field: fold both sides with the configured folding.
-        folded = compile_patterns([fold(pattern) for pattern in patterns])
-        return _any_text(operand, lambda value: folded(fold(value)))
+        folded_patterns = [fold(pattern) for pattern in patterns]
+        if folded_values is not None and not any(has_wildcard(pattern) for pattern in folded_patterns):
+            members = frozenset(folded_patterns)
+            return lambda event: not members.isdisjoint(folded_values(event))
+        folded_test = compile_patterns(folded_patterns)
+        if folded_values is not None:
+            return _any_value(folded_values, folded_test)
+        return _any_text(operand, lambda value: folded_test(fold(value)))
     elif op == ":":
         test = _script_match_test(patterns)
     else:
@@ -70,6 +84,17 @@ def _any_text(operand: CompiledValue, test: Callable[[str], bool]) -> Matcher:
         for value in candidates(event):
             text = text_of(value)
             if text is not None and test(text):
+                return True
+        return False
+
+    return leaf
+
+
+def _any_value(values: Getter, test: Callable[[str], bool]) -> Matcher:
+    """Return a leaf that is true when some value returned by ``values`` passes ``test``."""
+    def leaf(event: Event) -> bool:
+        for value in values(event):
+            if test(value):
                 return True
         return False
 
@@ -108,7 +133,12 @@ def _script_match_test(patterns: list[str]) -> Callable[[str], bool]:
 
 
 def compile_membership(
-    op: str, operand: CompiledValue, literals: list[Any], fold: Fold, error: ErrorFactory
+    op: str,
+    operand: CompiledValue,
+    literals: list[Any],
+    fold: Fold,
+    error: ErrorFactory,
+    folded_values: Getter | None = None,
 ) -> Matcher:
     """Compile ``operand in (...)`` or ``operand in~ (...)``: exact (or folded) equality, no wildcards.
 
@@ -133,6 +163,8 @@ def compile_membership(
     texts = [text_of(literal) for literal in present]
     if op == "in~":
         folded = frozenset(fold(text) for text in texts if text is not None)
+        if folded_values is not None:
+            return lambda event: not folded.isdisjoint(folded_values(event))
         return _any_text(operand, lambda value: fold(value) in folded)
 
     exact = frozenset(texts)
