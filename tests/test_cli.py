@@ -1,0 +1,119 @@
+"""The eql-stream command line: check, replay, and run's configuration errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+CORPUS = REPOSITORY / "tests" / "data" / "network-discovery-labelled.jsonl"
+
+
+def _run(*arguments: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("EQL_STREAM_")}
+    environment.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "stream.cli", *arguments],
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        cwd=REPOSITORY,
+        env=environment,
+    )
+
+
+def test_check_shipped_rule_ok() -> None:
+    finished = _run("check")
+
+    assert finished.returncode == 0
+    assert b"ok     Windows System Network Connections Discovery" in finished.stdout
+
+
+def test_check_json_reports_each_rule(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.eql"
+    broken.write_text('process where process.name = "x"\n')
+
+    finished = _run("check", "--rules", str(broken), "--query", 'process where process.name : "a"', "--json")
+
+    assert finished.returncode == 1
+    reports = json.loads(finished.stdout)
+    assert [report["status"] for report in reports] == ["error", "ok"]
+    assert reports[0]["path"] == str(broken)
+    assert "line 1, column 28" in reports[0]["error"]
+    assert set(reports[1]) == {"path", "rule_id", "name", "status", "error"}
+
+
+def test_check_sequence_rejected_by_name(tmp_path: Path) -> None:
+    finished = _run("check", "--query", "sequence [process where true] [process where true]")
+
+    assert finished.returncode == 1
+    assert b"sequence queries are not supported yet" in finished.stdout
+
+
+def test_replay_corpus_alert_count() -> None:
+    finished = _run("replay", str(CORPUS))
+
+    assert finished.returncode == 0
+    alerts = [json.loads(line) for line in finished.stdout.splitlines()]
+    assert len(alerts) == 43
+    assert b"213 events read, 43 alerts, 0 lines skipped" in finished.stderr
+
+
+def test_replay_malformed_lines_reported_and_skipped() -> None:
+    good = CORPUS.read_bytes().splitlines()[0]
+    stdin = b"not json\n" + good + b"\n[1, 2]\n\n\xff\n"
+
+    finished = _run("replay", stdin=stdin)
+
+    assert finished.returncode == 0
+    errors = finished.stderr.decode()
+    assert "<stdin>:1: skipped (invalid_json)" in errors
+    assert "<stdin>:3: skipped (not_an_object)" in errors
+    assert "<stdin>:5: skipped (invalid_utf8)" in errors
+    assert "1 events read" in errors
+    assert "3 lines skipped" in errors
+
+
+def test_replay_alert_ids_stable_across_runs() -> None:
+    first = _run("replay", str(CORPUS))
+    second = _run("replay", str(CORPUS))
+
+    ids_first = [json.loads(line)["kibana.alert.uuid"] for line in first.stdout.splitlines()]
+    ids_second = [json.loads(line)["kibana.alert.uuid"] for line in second.stdout.splitlines()]
+    assert ids_first == ids_second
+
+
+def test_replay_missing_file_fails() -> None:
+    finished = _run("replay", "does-not-exist.jsonl")
+
+    assert finished.returncode == 1
+    assert b"cannot read does-not-exist.jsonl" in finished.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        pytest.param(["--input-topic", "events"], b"bootstrap", id="missing-bootstrap"),
+        pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "events", "--metrics-port", "99999"], b"99999", id="bad-port"),
+        pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "bad topic!"], b"bad topic!", id="bad-topic"),
+        pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "events", "--kafka-config", "enable.auto.commit=true"], b"enable.auto.commit", id="reserved-property"),
+    ],
+)
+def test_run_invalid_configuration_exits_2(arguments: list[str], fragment: bytes) -> None:
+    finished = _run("run", *arguments, timeout=30)
+
+    assert finished.returncode == 2
+    assert fragment in finished.stderr
+
+
+def test_run_help_hides_secrets_and_names_variables() -> None:
+    finished = _run("run", "--help")
+
+    assert finished.returncode == 0
+    assert b"EQL_STREAM_BOOTSTRAP_SERVERS" in finished.stdout
+    assert b"EQL_STREAM_KAFKA_CONFIG" in finished.stdout
