@@ -8,34 +8,40 @@ DEPRECATED_COMPLEMENT`` in 9.x. So every optional operator is enabled.
 
 Sources checked: ``org.apache.lucene.util.automaton.RegExp`` of Lucene 9 (the parser with the predefined
 classes ``\\d \\s \\w``, bundled with Elasticsearch 8.x) and of Lucene 10, Elasticsearch's ``RegexpFlag``
-and the EQL ``RegexQuery``. The parser below mirrors the Lucene 9 grammar, including its quirks:
+and the EQL ``RegexQuery``. The parser below mirrors the Lucene 9 grammar, and its results were compared
+with lucene-core 9.12.0 on generated patterns and values. Lucene's rules, quirks included:
 
 - Operators are ``| & ? * + {n} {n,} {n,m} ~ ( ) [ ] . # @ " < >`` and ``\\``. A repetition operator, ``)``,
   ``|`` or ``&`` in the place of an operand is a literal character (``*a`` matches ``*a``), and ``]``, ``}``
   and ``>`` outside their constructs are literals. ``a|`` and ``(a|)`` are invalid.
 - ``\\`` makes the next character literal. ``\\d \\D \\s \\S \\w \\W`` are the ASCII classes ``[0-9]``,
   ``[ \\t\\n\\r]`` and ``[a-zA-Z_0-9]`` and their complements. A backslash before any other ASCII letter is
-  invalid (so ``\\n`` and ``\\t`` are errors, not control characters).
+  invalid, so ``\\n`` and ``\\t`` are errors rather than control characters.
 - ``"..."`` is a literal string without escapes. ``.`` is any code point, newlines included. ``@`` is any
-  string and ``#`` matches nothing. ``<n-m>`` is a decimal interval: with ``n`` and ``m`` written with the
-  same number of characters the value has exactly that many digits (zero-padded), otherwise any number of
-  leading zeros is accepted.
+  string and ``#`` matches nothing. ``<n-m>`` is a decimal interval. When ``n`` and ``m`` are written with
+  the same number of characters, the value has exactly that many digits (zero-padded). Otherwise any
+  number of leading zeros is accepted.
 - In a class only ``\\``, ``-`` after a character, ``^`` first and ``]`` after the first member are special.
   ``[]a]`` lists ``]`` and ``a``, and ``[a-]`` is an invalid range from ``a`` to ``]``.
 - ``regex~`` folds literal characters and characters listed singly in a class. Ranges and the predefined
   classes are not folded, and only ASCII letters fold (Lucene 9 leaves code points above 128 alone).
+- Lucene 9 builds some empty languages oddly. ``*``, ``+`` and ``{n,}`` of a part that matches nothing
+  also match nothing, so ``#*`` rejects the empty string. Under ``regex~``, an empty ``()`` or ``""`` that
+  is not joined to a neighbouring literal matches nothing.
 
 Decisions:
 
 - ``~`` (complement) and ``&`` (intersection) have no equivalent in Python ``re``. They raise
   :class:`LuceneRegexError` with ``unsupported=True`` and the advice to escape them if they were meant
   literally. A named automaton ``<name>`` raises an ordinary error because Elasticsearch provides none.
-- ``{n,m}`` with ``n > m`` raises, as Lucene 10 does. Lucene 9 accepts it and matches nothing.
+- ``{n,m}`` with ``n > m`` raises, as Lucene 9.12 and 10 do. Older Lucene 9 parsers do not check it.
 - With ``unicode_case=True``, ``regex~`` folds by simple Unicode case folding per code point, the behaviour
   of the releases that fold Unicode. Ranges still are not folded.
 
 NOTE: Python's ``re`` backtracks where Lucene runs a deterministic automaton, so nested repetitions such as
 ``(a*)*b`` can take time exponential in the value length. Patterns in Elastic's prebuilt rules are simple.
+NOTE: Elasticsearch also rejects patterns longer than ``index.max_regex_length`` (1000 by default) and
+patterns whose automaton exceeds ``max_determinized_states`` (10000 by default). This module checks neither.
 """
 
 from __future__ import annotations
@@ -67,9 +73,10 @@ _Range = tuple[int, int]
 class LuceneRegexError(ValueError):
     """An invalid Lucene regular expression, or one that uses an operator eql-stream does not support.
 
-    ``pattern`` is the Lucene pattern, ``position`` the 0-based index of the offending character (``None``
-    when the error concerns the whole pattern) and ``unsupported`` is true when Elasticsearch accepts the
-    pattern but Python ``re`` cannot express it (complement ``~`` and intersection ``&``).
+    ``pattern`` is the Lucene pattern and ``position`` the 0-based code point index of the offending
+    character, or ``None`` when the error concerns the whole pattern. ``unsupported`` is true when
+    Elasticsearch accepts the pattern but Python ``re`` cannot express it (complement ``~`` and
+    intersection ``&``).
     """
 
     def __init__(
@@ -178,7 +185,7 @@ class _Parser:
         node = self._parse_union()
         if self._more():
             # Only a ')' without a matching '(' stops the top-level union before the end.
-            raise self._error("unbalanced ')'; remove it or write \\) for a literal parenthesis", self._pos)
+            raise self._error("unbalanced ')'. Remove it, or write \\) for a literal parenthesis", self._pos)
         return node
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -201,7 +208,7 @@ class _Parser:
     def _next(self) -> str:
         if not self._more():
             raise self._error(
-                "unexpected end of pattern: an operand is missing; escape the last operator with \\ "
+                "unexpected end of pattern: an operand is missing. Escape the last operator with \\ "
                 "if it was meant literally",
                 self._pos,
             )
@@ -221,7 +228,7 @@ class _Parser:
         node = self._parse_concat()
         if self._peek("&"):
             raise self._error(
-                "intersection '&' is not supported by eql-stream yet; write \\& if a literal '&' was meant",
+                "intersection '&' is not supported by eql-stream yet. Write \\& if a literal '&' was meant",
                 self._pos,
                 unsupported=True,
             )
@@ -255,12 +262,14 @@ class _Parser:
             high = self._parse_count() if self._peek(_ASCII_DIGITS) else None
         if not self._accept("}"):
             raise self._error(
-                "expected '}' to close the repetition; write \\{ for a literal brace", self._pos
+                "expected '}' to close the repetition. Write \\{ for a literal brace", self._pos
             )
 
         if high is not None and low > high:
             raise self._error(
-                f"invalid repetition {{{low},{high}}}: the minimum is greater than the maximum", brace_pos
+                f"invalid repetition {{{low},{high}}}: the minimum is greater than the maximum. "
+                f"Swap the bounds",
+                brace_pos,
             )
         return _Repeat(body, low, high)
 
@@ -270,18 +279,21 @@ class _Parser:
             self._pos += 1
         if start == self._pos:
             raise self._error(
-                "expected a number in the repetition; write \\{ for a literal brace", self._pos
+                "expected a number in the repetition. Write \\{ for a literal brace", self._pos
             )
 
-        count = int(self._pattern[start : self._pos])
-        if count > _JAVA_INT_MAX:
-            raise self._error(f"repetition count {count} exceeds {_JAVA_INT_MAX}", start)
+        count = _java_int(self._pattern[start : self._pos])
+        if count is None:
+            raise self._error(
+                f"repetition count exceeds {_JAVA_INT_MAX}, the maximum Lucene accepts. Use a smaller count",
+                start,
+            )
         return count
 
     def _parse_complement(self) -> _Node:
         if self._peek("~"):
             raise self._error(
-                "complement '~' is not supported by eql-stream yet; write \\~ if a literal '~' was meant",
+                "complement '~' is not supported by eql-stream yet. Write \\~ if a literal '~' was meant",
                 self._pos,
                 unsupported=True,
             )
@@ -310,7 +322,7 @@ class _Parser:
 
     def _unclosed_class(self, open_pos: int) -> LuceneRegexError:
         return self._error(
-            "unclosed character class: '[' has no matching ']'; write \\[ for a literal bracket", open_pos
+            "unclosed character class: '[' has no matching ']'. Write \\[ for a literal bracket", open_pos
         )
 
     def _parse_class_member(self, singles: list[str], ranges: list[_Range]) -> None:
@@ -331,7 +343,7 @@ class _Parser:
 
         high = self._parse_character()
         if ord(low) > ord(high):
-            hint = " ('-' before ']' starts a range; write \\- for a literal dash)" if high == "]" else ""
+            hint = ". A '-' before ']' starts a range, so write \\- for a literal dash" if high == "]" else ""
             raise self._error(f"invalid range {low!r}-{high!r}: the start is after the end{hint}", low_pos)
         ranges.append((ord(low), ord(high)))
 
@@ -345,7 +357,7 @@ class _Parser:
         if not self._accept("\\"):
             return None
         if not self._more():
-            raise self._error("trailing backslash; write \\\\ for a literal backslash", self._pos - 1)
+            raise self._error("trailing backslash. Write \\\\ for a literal backslash", self._pos - 1)
 
         character = self._pattern[self._pos]
         if character in _PREDEFINED_CLASSES:
@@ -357,7 +369,7 @@ class _Parser:
         if character in _INVALID_ESCAPE_LETTERS:
             raise self._error(
                 f"invalid escape \\{character}: Lucene allows a backslash before a letter only in "
-                f"\\d \\D \\s \\S \\w \\W; write the letter without a backslash",
+                "\\d \\D \\s \\S \\w \\W. Write the letter without a backslash",
                 self._pos - 1,
             )
         return None
@@ -393,7 +405,7 @@ class _Parser:
     def _parse_quoted(self, start: int) -> _Literal:
         end = self._pattern.find('"', self._pos)
         if end == -1:
-            raise self._error("unclosed '\"' string; write \\\" for a literal quote", start)
+            raise self._error("unclosed '\"' string. Write \\\" for a literal quote", start)
         text = self._pattern[self._pos : end]
         self._pos = end + 1
         return _Literal(text)
@@ -403,20 +415,22 @@ class _Parser:
             return _Literal("")
         node = self._parse_union()
         if not self._accept(")"):
-            raise self._error("unclosed group: '(' has no matching ')'; write \\( for a literal parenthesis", start)
+            raise self._error(
+                "unclosed group: '(' has no matching ')'. Write \\( for a literal parenthesis", start
+            )
         return node
 
     def _parse_angle(self, start: int) -> _Interval:
         end = self._pattern.find(">", self._pos)
         if end == -1:
-            raise self._error("unclosed '<': expected '>'; write \\< for a literal angle bracket", start)
+            raise self._error("unclosed '<': expected '>'. Write \\< for a literal angle bracket", start)
         body = self._pattern[self._pos : end]
         self._pos = end + 1
 
         if "-" not in body:
             raise self._error(
-                f"named automaton <{body}> is not available in Elasticsearch; "
-                f"write \\< and \\> for literal angle brackets",
+                f"named automaton <{body}> is not available in Elasticsearch. "
+                f"Write \\< and \\> for literal angle brackets",
                 start,
             )
         return self._parse_interval(body, start)
@@ -424,22 +438,35 @@ class _Parser:
     def _parse_interval(self, body: str, start: int) -> _Interval:
         dash = body.find("-")
         low_text, high_text = body[:dash], body[dash + 1 :]
-        if not (_is_java_int(low_text) and _is_java_int(high_text)):
+        low, high = _java_int(low_text), _java_int(high_text)
+        if low is None or high is None:
             raise self._error(
                 f"invalid numeric interval <{body}>: expected <n-m> with decimal integers up to "
-                f"{_JAVA_INT_MAX}; write \\< and \\> for literal angle brackets",
+                f"{_JAVA_INT_MAX}. Write \\< and \\> for literal angle brackets",
                 start,
             )
 
-        low, high = sorted((int(low_text), int(high_text)))
+        if low > high:
+            low, high = high, low
         width = len(low_text) if len(low_text) == len(high_text) else 0
         return _Interval(low, high, width)
 
 
-def _is_java_int(text: str) -> bool:
-    """Tell whether Java's ``Integer.parseInt`` reads ``text`` as a non-negative int (ASCII digits only)."""
+def _java_int(text: str) -> int | None:
+    """Return the value Java's ``Integer.parseInt`` reads from ``text``, or ``None`` if it rejects it.
+
+    Only ASCII digits are accepted, after an optional ``+``. NOTE: Java also accepts non-ASCII decimal
+    digits such as U+0663 in a numeric interval, which this function rejects.
+    """
     digits = text.removeprefix("+")
-    return bool(digits) and all(c in _ASCII_DIGITS for c in digits) and int(digits) <= _JAVA_INT_MAX
+    if not digits or any(c not in _ASCII_DIGITS for c in digits):
+        return None
+
+    # Strip zeros before converting because Python rejects strings of thousands of digits.
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(_JAVA_INT_MAX)) or int(significant) > _JAVA_INT_MAX:
+        return None
+    return int(significant)
 
 
 def _merge_literals(parts: list[_Node]) -> _Node:
@@ -498,7 +525,7 @@ def _simple_fold(character: str) -> str:
 
 @functools.cache
 def _unicode_fold_classes() -> dict[str, frozenset[str]]:
-    """Map each folded code point to all code points that fold to it (built on first use, about 0.5 s)."""
+    """Map each folded code point to all code points that fold to it, scanning every code point once."""
     groups: dict[str, set[str]] = {}
     for code_point in range(_MAX_CODE_POINT + 1):
         character = chr(code_point)
@@ -509,8 +536,9 @@ def _unicode_fold_classes() -> dict[str, frozenset[str]]:
 
 
 def _unicode_variants(character: str) -> frozenset[str]:
-    # NOTE: Python exposes only full case mappings, so a few code points whose simple folding differs
-    # from the single-character full mapping (for example U+1FD3) may get a smaller class than Lucene's.
+    # NOTE: Python exposes only full case mappings, so a code point whose full folding has several
+    # characters only gets its simple lower-case partner. Lucene 10's own table also differs (it groups
+    # i, I, U+0130 and U+0131).
     return _unicode_fold_classes().get(_simple_fold(character), frozenset(character))
 
 
@@ -729,16 +757,18 @@ def _concat_facts(parts: tuple[_Node, ...]) -> _Facts:
         return _NOTHING
 
     best: frozenset[str] | None = None
-    run: frozenset[str] | None = frozenset({""})
+    # Every concatenation of the exact parts read since the last inexact part.
+    run: frozenset[str] = frozenset({""})
     all_exact = True
     for fact in facts:
         if fact.exact is None:
-            best = _better(run, best)
-            best = _better(fact.required, best)
+            best = _better(fact.required, _better(run, best))
             run, all_exact = frozenset({""}), False
             continue
-        combined = _product(run, fact.exact) if run is not None else None
+
+        combined = _product(run, fact.exact)
         if combined is None:
+            # Too many combinations: the run so far becomes a candidate and a new run starts.
             best = _better(run, best)
             combined, all_exact = fact.exact, False
         run = combined
@@ -804,12 +834,14 @@ def _facts(node: _Node) -> _Facts:
 # Public API
 
 
-def translate_lucene_regex(pattern: str, *, case_insensitive: bool = False, unicode_case: bool = False) -> str:
+def translate_lucene_regex(
+    pattern: str, *, case_insensitive: bool = False, unicode_case: bool = False
+) -> str:
     """Translate the Lucene pattern into Python regex source for ``re.fullmatch``.
 
     The source starts with ``(?s:`` so that ``.`` also matches newlines, and contains no other flag.
-    ``case_insensitive`` gives ``regex~`` semantics (see :func:`compile_lucene_regex`); ``unicode_case``
-    has an effect only together with it. Raises :class:`LuceneRegexError` for an invalid pattern or an
+    ``case_insensitive`` gives ``regex~`` semantics as :func:`compile_lucene_regex` describes, and
+    ``unicode_case`` has an effect only together with it. Raises :class:`LuceneRegexError` for an invalid pattern or an
     unsupported operator.
     """
     tree = _Parser(pattern).parse()
@@ -823,7 +855,7 @@ def translate_lucene_regex(pattern: str, *, case_insensitive: bool = False, unic
 def compile_lucene_regex(
     pattern: str, *, case_insensitive: bool = False, unicode_case: bool = False
 ) -> re.Pattern[str]:
-    """Compile the Lucene pattern into a Python pattern that, used with ``fullmatch``, matches the same strings.
+    """Compile the Lucene pattern into a Python pattern that matches the same strings with ``fullmatch``.
 
     With ``case_insensitive=True`` (``regex~``), ASCII letters written as literal characters or listed
     singly in a class match either case. Ranges and the classes ``\\d \\s \\w`` are not folded. Non-ASCII
@@ -831,7 +863,8 @@ def compile_lucene_regex(
     to the same characters. Raises :class:`LuceneRegexError` for an invalid pattern or an unsupported
     operator.
     """
-    return re.compile(translate_lucene_regex(pattern, case_insensitive=case_insensitive, unicode_case=unicode_case))
+    source = translate_lucene_regex(pattern, case_insensitive=case_insensitive, unicode_case=unicode_case)
+    return re.compile(source)
 
 
 def necessary_substrings(pattern: str) -> frozenset[str] | None:

@@ -18,7 +18,7 @@ from stream.eql.lucene_regex import LuceneRegexError, compile_lucene_regex
 from stream.eql.text import fold_ascii, java_equals_ignore_case
 from stream.eql.values import CompiledValue, Event
 from stream.eql.wildcard import compile_patterns, has_wildcard
-from stream.errors import QueryCompileError
+from stream.errors import QueryCompileError, UnsupportedQueryError
 
 Matcher = Callable[[Event], bool]
 ErrorFactory = Callable[[str], QueryCompileError]
@@ -109,7 +109,9 @@ def _regex_test(
         try:
             compiled.append(compile_lucene_regex(pattern, case_insensitive=case_insensitive, unicode_case=unicode))
         except LuceneRegexError as exc:
-            raise error(f"invalid regular expression {pattern!r}: {exc}") from exc
+            if exc.unsupported:
+                raise UnsupportedQueryError(f"regular expression {pattern!r}: {exc.message}") from exc
+            raise error(f"invalid regular expression {pattern!r}: {exc.message}") from exc
 
     if len(compiled) == 1:
         fullmatch = compiled[0].fullmatch
