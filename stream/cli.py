@@ -144,7 +144,7 @@ def run_service(arguments: argparse.Namespace) -> int:
     try:
         settings = load_settings(cli_values_from_namespace(arguments), os.environ, Path(config_path) if config_path else None)
     except ConfigError as exc:
-        sys.stderr.write(f"eql-stream: invalid configuration: {exc}\n")
+        sys.stderr.write(f"eql-stream: {exc}\n")
         return EXIT_USAGE
     configure_logging(settings.log_format, settings.log_level)
     try:

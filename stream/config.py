@@ -600,7 +600,8 @@ def _environment_layer(environ: Mapping[str, str]) -> _Layer:
 
 
 def _warn_unknown_variables(environ: Mapping[str, str]) -> None:
-    known = {option.env_name for option in _OPTIONS} | {CONFIG_FILE_ENV}
+    # EQL_STREAM_KAFKA_STATE belongs to scripts/kafka-local (the local broker's state folder).
+    known = {option.env_name for option in _OPTIONS} | {CONFIG_FILE_ENV, "EQL_STREAM_KAFKA_STATE"}
     for name in sorted(environ):
         if name.startswith(ENV_PREFIX) and name not in known:
             _log.warning("ignoring unknown environment variable %s; see 'eql-stream run --help'", name)
