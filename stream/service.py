@@ -180,14 +180,14 @@ class DetectionService:
         with the first alerts of the stream already in flight.
         """
         settings = self._settings
-        wanted = {settings.output_topic: "--output-topic"}
+        required_topics = {settings.output_topic: "--output-topic"}
         for topic in settings.input_topics:
-            wanted.setdefault(settings.dead_letter_topic_for(topic), "--dlq-topic")
+            required_topics.setdefault(settings.dead_letter_topic_for(topic), "--dlq-topic")
         try:
             existing = self._consumer.list_topics(timeout=30).topics
         except KafkaException as exc:
             raise KafkaServiceError(f"cannot read topic metadata from {settings.bootstrap_servers}: {exc}") from exc
-        for topic, flag in wanted.items():
+        for topic, flag in required_topics.items():
             metadata = existing.get(topic)
             if metadata is None or metadata.error is not None:
                 raise KafkaServiceError(f"topic {topic!r} does not exist: create it, or choose another with {flag}")
@@ -381,7 +381,7 @@ class DetectionService:
 
     # Offsets and rebalances ------------------------------------------------------
 
-    def _commit(self, why: str) -> None:
+    def _commit(self, trigger: str) -> None:
         try:
             committed = self._consumer.commit(asynchronous=False)
         except KafkaException as exc:
@@ -389,10 +389,10 @@ class DetectionService:
             if isinstance(error, KafkaError) and error.code() == KafkaError._NO_OFFSET:
                 return
             self._metrics.record_commit(False)
-            logger.warning("offset commit (%s) failed: %s", why, exc)
+            logger.warning("offset commit (%s) failed: %s", trigger, exc)
             return
         self._metrics.record_commit(True)
-        logger.debug("committed offsets (%s): %s", why, committed)
+        logger.debug("committed offsets (%s): %s", trigger, committed)
 
     def _reached_end(self) -> bool:
         assert self._end_tracker is not None

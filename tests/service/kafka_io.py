@@ -102,6 +102,21 @@ def labelled_corpus() -> list[tuple[dict, bool]]:
     return pairs
 
 
+def service_arguments(bootstrap: str, input_topic: str, output_topic: str, group: str, *extra: str) -> list[str]:
+    """Return ``run`` arguments for a test service: metrics on a free local port, commits every second."""
+    return [
+        "run",
+        "--bootstrap-servers", bootstrap,
+        "--input-topic", input_topic,
+        "--output-topic", output_topic,
+        "--group-id", group,
+        "--metrics-host", "127.0.0.1",
+        "--metrics-port", "0",
+        "--commit-interval", "1",
+        *extra,
+    ]
+
+
 def service_command(*arguments: str) -> list[str]:
     """Return the command line of ``eql-stream`` with ``arguments``."""
     return [sys.executable, "-m", "stream.cli", *arguments]

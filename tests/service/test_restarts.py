@@ -8,29 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from kafka_io import RunningService, numbered_stream, produce, read_topic, run_service, scrape_metrics, wait_for
+from kafka_io import service_arguments, RunningService, numbered_stream, produce, read_topic, run_service, scrape_metrics, wait_for
 
 STREAM_SIZE = 100_000
 ALERT_EVERY = 100
 
 
-def _arguments(bootstrap: str, input_topic: str, output_topic: str, group: str, *extra: str) -> list[str]:
-    return [
-        "run",
-        "--bootstrap-servers", bootstrap,
-        "--input-topic", input_topic,
-        "--output-topic", output_topic,
-        "--group-id", group,
-        "--metrics-host", "127.0.0.1",
-        "--metrics-port", "0",
-        "--commit-interval", "1",
-        *extra,
-    ]
-
-
 def _interrupt_then_finish(bootstrap, input_topic, output_topic, group, tmp_path: Path, sig: int) -> tuple[int, Counter]:
     """Start the service, stop it with ``sig`` mid-stream, finish with --until-end; return its exit code and alert counts."""
-    service = RunningService(_arguments(bootstrap, input_topic, output_topic, group), tmp_path / "first.log")
+    service = RunningService(service_arguments(bootstrap, input_topic, output_topic, group), tmp_path / "first.log")
     consumed_key = ("eql_stream_events_consumed_total", (("topic", input_topic),))
     wait_for(
         lambda: scrape_metrics(service.metrics_url).get(consumed_key, 0) >= STREAM_SIZE // 4,
@@ -39,7 +25,7 @@ def _interrupt_then_finish(bootstrap, input_topic, output_topic, group, tmp_path
     )
     first_exit = service.stop(sig)
 
-    finished = run_service(_arguments(bootstrap, input_topic, output_topic, group, "--until-end"), timeout=600)
+    finished = run_service(service_arguments(bootstrap, input_topic, output_topic, group, "--until-end"), timeout=600)
     assert finished.returncode == 0, finished.stderr
 
     alerts = read_topic(bootstrap, output_topic, idle_seconds=5)

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from kafka_io import RunningService, labelled_corpus, produce, read_topic, run_service, scrape_metrics, wait_for
+from kafka_io import service_arguments, RunningService, labelled_corpus, produce, read_topic, run_service, scrape_metrics, wait_for
 
 SHIPPED_RULE_ID = "c4e9ed3e-55a2-4309-a012-bc3c78dad10a"
 
@@ -21,20 +21,6 @@ def _identity(document: dict) -> bytes:
     )
 
 
-def _service_arguments(bootstrap: str, input_topic: str, output_topic: str, group: str, *extra: str) -> list[str]:
-    return [
-        "run",
-        "--bootstrap-servers", bootstrap,
-        "--input-topic", input_topic,
-        "--output-topic", output_topic,
-        "--group-id", group,
-        "--metrics-host", "127.0.0.1",
-        "--metrics-port", "0",
-        "--commit-interval", "1",
-        *extra,
-    ]
-
-
 @pytest.mark.kafka
 def test_run_corpus_one_alert_per_expected_event(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
     topics = service_topics_factory(3)
@@ -42,7 +28,7 @@ def test_run_corpus_one_alert_per_expected_event(kafka_bootstrap, service_topics
     corpus = labelled_corpus()
     produce(kafka_bootstrap, input_topic, (orjson.dumps(event) for event, _ in corpus), partitions=3)
 
-    finished = run_service(_service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+    finished = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
 
     assert finished.returncode == 0, finished.stderr
     alerts = [record.json() for record in read_topic(kafka_bootstrap, output_topic)]
@@ -58,7 +44,7 @@ def test_run_alert_key_and_headers(kafka_bootstrap, service_topics_factory, kafk
     event = next(event for event, should_alert in labelled_corpus() if should_alert)
     produce(kafka_bootstrap, input_topic, [orjson.dumps(event)])
 
-    finished = run_service(_service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+    finished = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
 
     assert finished.returncode == 0, finished.stderr
     (record,) = read_topic(kafka_bootstrap, output_topic, expected=1)
@@ -94,7 +80,7 @@ def test_run_dead_letters_each_bad_message(kafka_bootstrap, service_topics_facto
     payloads = [case.values[0] for case in DEAD_LETTER_CASES]
     produce(kafka_bootstrap, input_topic, [*payloads, orjson.dumps(good)])
 
-    finished = run_service(_service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+    finished = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
 
     assert finished.returncode == 0, finished.stderr
     dead = read_topic(kafka_bootstrap, topics.dead_letter, expected=len(payloads))
@@ -116,7 +102,7 @@ def test_run_metrics_count_what_was_sent(kafka_bootstrap, service_topics_factory
     corpus = labelled_corpus()
     bad = [b"not json", b"[1]"]
     service = RunningService(
-        _service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id), tmp_path / "service.log"
+        service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id), tmp_path / "service.log"
     )
     try:
         produce(kafka_bootstrap, input_topic, [*(orjson.dumps(event) for event, _ in corpus), *bad], partitions=2)
