@@ -49,7 +49,7 @@ DEAD_LETTER_REASONS: frozenset[str] = frozenset(
         "invalid_utf8",
         # The payload is not valid JSON.
         "invalid_json",
-        # A field holds a value its mapping cannot index, such as text in a numeric field.
+        # A field contains a value its mapping cannot index, such as text in a numeric field.
         "invalid_field_type",
         # The payload does not decode with its Avro schema.
         "invalid_avro",

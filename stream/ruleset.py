@@ -35,7 +35,7 @@ class CompiledRule:
 class RuleReport:
     """The outcome of loading and compiling one rule (or one unreadable file).
 
-    ``status`` is ``ok`` or ``error``; ``error`` holds the message, with the
+    ``status`` is ``ok`` or ``error``; ``error`` contains the message, with the
     line, column and caret for a query error.
     """
 
@@ -75,7 +75,7 @@ class RuleSet:
         """Return the rules whose query matches ``event``.
 
         Raises:
-            FieldTypeError: a field some rule reads holds a value its mapping
+            FieldTypeError: a field some rule reads contains a value its mapping
                 cannot index; Elasticsearch would have rejected the document,
                 so the caller dead-letters it. The check runs before matching,
                 so the outcome never depends on which rule looked first.

@@ -50,7 +50,7 @@ class CompiledQuery:
     _typed_getters: tuple[CompiledValue, ...]
 
     def check_types(self, event: Mapping[str, Any]) -> None:
-        """Raise :class:`FieldTypeError` if a numeric, boolean or IP field of the query holds a value its mapping rejects."""
+        """Raise :class:`FieldTypeError` if a numeric, boolean or IP field of the query contains a value its mapping rejects."""
         for value in self._typed_getters:
             assert value.getter is not None
             value.getter(event)

@@ -422,7 +422,11 @@ def _literal_type(value: Any) -> str:
 def _compare_constants(op: str, left: Any, right: Any) -> bool:
     if left is None or right is None:
         equal = left is None and right is None
-        return equal if op == "==" else (not equal if op == "!=" else False)
+        if op == "==":
+            return equal
+        if op == "!=":
+            return not equal
+        return False
     if op == "!=":
         return not _dynamic_test(operator.eq, right)(left)
     return _dynamic_test(_ORDERING[op], right)(left)

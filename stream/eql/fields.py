@@ -2,10 +2,10 @@
 
 A field's *value set* is every scalar reached by its dotted path, through
 nested objects, dotted keys and any depth of arrays, with JSON ``null``
-dropped. What a query can see of those values depends on the field's type in
-the Elastic mapping: keyword fields index text and skip values longer than
-``ignore_above`` UTF-16 code units, wildcard fields index text of any length,
-numeric and boolean fields coerce numeric or boolean strings.
+dropped. A query sees only the values the field's Elastic mapping indexes.
+Keyword fields index text and skip values longer than ``ignore_above`` UTF-16
+code units. Wildcard fields index text of any length. Numeric and boolean
+fields also accept numeric or boolean strings.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ DEFAULT_IGNORE_ABOVE = 1024
 
 
 class FieldKind(Enum):
-    """How a field is indexed."""
+    """Indexing kind of a field."""
 
     KEYWORD = "keyword"
     WILDCARD = "wildcard"
@@ -260,7 +260,7 @@ def make_value_getter(name: str, path: tuple[str, ...], spec: FieldSpec) -> Gett
 
 
 def _without_objects(raw: Getter) -> Getter:
-    """Drop object values: a field without a mapping that holds an object has no value of its own."""
+    """Drop object values: a field without a mapping that contains an object has no value of its own."""
 
     def get(event: Mapping[str, Any]) -> list[Any]:
         values = raw(event)

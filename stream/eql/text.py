@@ -31,7 +31,9 @@ def fold_unicode(text: str) -> str:
     folded = []
     for char in text:
         lower = char.casefold()
-        folded.append(lower if len(lower) == 1 else char.lower() if len(char.lower()) == 1 else char)
+        if len(lower) != 1:
+            lower = char.lower() if len(char.lower()) == 1 else char
+        folded.append(lower)
     return "".join(folded)
 
 

@@ -45,7 +45,7 @@ def consumer_config(
 
     Offsets are stored by the service only after every output of a message
     is acknowledged, and committed by the service, so auto-commit and
-    auto-store are off whatever ``extra`` says.
+    auto-store are off whatever ``extra`` sets.
     """
     config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "group.id": group_id}
     config.update(_CONSUMER_DEFAULTS)

@@ -18,7 +18,7 @@ def find_end_offsets(consumer: Consumer, topics: Iterable[str], timeout: float =
     """Return the high watermark of every partition of ``topics``.
 
     Raises:
-        KafkaServiceError: a topic does not exist or the broker did not answer in ``timeout`` seconds.
+        KafkaServiceError: a topic does not exist or the broker did not respond within ``timeout`` seconds.
     """
     ends: dict[PartitionKey, int] = {}
     for topic in topics:

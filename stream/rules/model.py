@@ -54,7 +54,7 @@ class Rule:
 
     ``query`` is the EQL text; the other fields are metadata that is copied into
     alert records. ``interval`` and ``from_`` use Elastic's notation (``5m``,
-    ``now-9m``). ``event_category_override`` names the field that holds the
+    ``now-9m``). ``event_category_override`` names the field that contains the
     event category when it is not ``event.category``. ``source_path`` names the file the rule was loaded from, or is
     ``None`` for a rule built in code or given on the command line.
     """

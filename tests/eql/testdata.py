@@ -9,8 +9,8 @@ from typing import Any
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 # Elastic's prebuilt rules and labelled cases live in the 'shared' folder beside
-# the repository (CI lays it there); they are other projects' files and are
-# never copied into this one.
+# the repository, where CI places it. They are other projects' files, so they
+# are read from there and never copied into this repository.
 SHARED_DIR = Path(__file__).resolve().parents[3] / "shared"
 
 

@@ -173,9 +173,9 @@ def _environment() -> dict[str, str]:
 def numbered_stream(count: int, *, alert_every: int) -> tuple[list[bytes], set[str]]:
     """Return ``count`` JSON events and the entity ids of those that must alert.
 
-    Every ``alert_every``-th event is a copy of a must-alert corpus event, the
-    rest copies of must-not-alert ones; each gets a unique
-    ``process.entity_id`` so alerts can be traced to their source.
+    Every ``alert_every``-th event is a copy of a must-alert corpus event, and
+    the rest are copies of must-not-alert ones. Each gets a unique
+    ``process.entity_id``, so alerts can be traced to their source.
     """
     corpus = labelled_corpus()
     alerting = [event for event, should_alert in corpus if should_alert]
