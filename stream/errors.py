@@ -96,5 +96,14 @@ class DecodeError(EqlStreamError):
         super().__init__(f"{reason}: {message}")
 
 
+class RuleEvaluationError(EqlStreamError):
+    """A rule raised an unexpected error while evaluating one event (a bug, not bad input)."""
+
+    def __init__(self, rule_id: str, cause: Exception) -> None:
+        self.rule_id = rule_id
+        self.cause = cause
+        super().__init__(f"rule {rule_id} failed: {type(cause).__name__}: {cause}")
+
+
 class KafkaServiceError(EqlStreamError):
     """A Kafka failure the service cannot recover from (it exits non-zero)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from prometheus_client import Gauge
@@ -27,15 +28,18 @@ class HealthState:
     A new state is alive and not ready, with the reason ``"starting"``. The
     service is expected to call ``set_ready(True)`` once it is connected and
     has partitions assigned, and ``set_alive(False, reason)`` when its main
-    loop has stopped making progress. When ``ready_gauge`` is given, it follows readiness as 1
+    loop has stopped making progress (or calls ``beat`` regularly and sets
+    ``stall_timeout``, in seconds). When ``ready_gauge`` is given, it follows readiness as 1
     or 0. Every change of either flag is logged.
     """
 
-    def __init__(self, *, ready_gauge: Gauge | None = None) -> None:
+    def __init__(self, *, ready_gauge: Gauge | None = None, stall_timeout: float | None = None) -> None:
         self._lock = threading.Lock()
         self._liveness = ProbeResult(ok=True)
         self._readiness = ProbeResult(ok=False, reason="starting")
         self._ready_gauge = ready_gauge
+        self._stall_timeout = stall_timeout
+        self._last_beat = time.monotonic()
 
         if ready_gauge is not None:
             ready_gauge.set(0)
@@ -51,9 +55,21 @@ class HealthState:
         return self.readiness().ok
 
     def liveness(self) -> ProbeResult:
-        """Return the current liveness result, which /healthz serves."""
+        """Return the current liveness result, which /healthz serves.
+
+        With a ``stall_timeout``, liveness also fails when :meth:`beat` was not
+        called for that many seconds: the main loop is stuck.
+        """
         with self._lock:
-            return self._liveness
+            result = self._liveness
+            silent_for = time.monotonic() - self._last_beat
+        if result.ok and self._stall_timeout is not None and silent_for > self._stall_timeout:
+            return ProbeResult(ok=False, reason=f"main loop made no progress for {silent_for:.0f} s")
+        return result
+
+    def beat(self) -> None:
+        """Record that the main loop is making progress."""
+        self._last_beat = time.monotonic()
 
     def readiness(self) -> ProbeResult:
         """Return the current readiness result, which /readyz serves."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from stream.alerts import AlertBuilder, SourceRef
 from stream.eql import CompiledQuery, MatchOptions, compile_query
-from stream.errors import EqlStreamError, QueryError, RuleLoadError
+from stream.errors import DecodeError, EqlStreamError, QueryError, RuleEvaluationError, RuleLoadError
 from stream.rules import Rule
 from stream.rules.loaders import load_rules, load_shipped_rules, rule_from_query
 
@@ -77,12 +77,25 @@ class RuleSet:
         Raises:
             FieldTypeError: a field some rule reads contains a value its mapping
                 cannot index; Elasticsearch would have rejected the document,
-                so the caller dead-letters it. The check runs before matching,
-                so the outcome never depends on which rule looked first.
+                so the caller dead-letters it. Numeric, boolean and IP fields
+                are checked before matching. An object in a text field is
+                found when a leaf reads that field.
+            RuleEvaluationError: a rule failed with an unexpected error; it
+                names the rule.
         """
         for check in self._typed_checks:
             check(event)
-        return [compiled for compiled in self.rules if compiled.query.matches(event)]
+
+        matched = []
+        for compiled in self.rules:
+            try:
+                if compiled.query.matches(event):
+                    matched.append(compiled)
+            except DecodeError:
+                raise
+            except Exception as exc:
+                raise RuleEvaluationError(compiled.rule.rule_id, exc) from exc
+        return matched
 
     def alerts_for(self, event: Mapping[str, Any], source: SourceRef) -> list[tuple[CompiledRule, dict[str, Any]]]:
         """Return one alert record per matching rule, paired with the rule."""

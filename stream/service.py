@@ -26,13 +26,13 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from stream import __version__
 from stream.alerts import SourceRef
 from stream.codecs.json_codec import decode_event, encode_alert
 from stream.config import ServiceSettings
-from stream.errors import ConfigError, DecodeError, KafkaServiceError
+from stream.errors import ConfigError, DecodeError, KafkaServiceError, RuleEvaluationError
 from stream.health import HealthState
 from stream.kafka.clients import consumer_config, producer_config
 from stream.kafka.delivery import DeliveryTracker
@@ -54,6 +54,10 @@ HEADER_ERROR_MESSAGE = "eql_stream.error.message"
 EXIT_OK = 0
 EXIT_FAILED = 1
 
+# /healthz fails when the main loop has not completed an iteration for this long.
+# One iteration waits at most batch_timeout for messages plus the deliveries of one batch.
+STALL_TIMEOUT_SECONDS = 120.0
+
 
 def run_detection_service(settings: ServiceSettings) -> int:
     """Load the rules, start the metrics endpoint and run the service until it stops.
@@ -66,11 +70,12 @@ def run_detection_service(settings: ServiceSettings) -> int:
     """
     rule_set = _load_rules(settings)
     registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
     metrics = Metrics(registry)
     metrics.set_build_info(__version__)
     metrics.set_loaded_rules(rule_set.rule_ids)
     metrics.set_input_topics(settings.input_topics)
-    health = HealthState(ready_gauge=metrics.ready)
+    health = HealthState(ready_gauge=metrics.ready, stall_timeout=STALL_TIMEOUT_SECONDS)
 
     server = start_metrics_server(registry, health, settings.metrics_host, settings.metrics_port)
     logger.info("metrics endpoint listening on %s", server.url)
@@ -198,6 +203,7 @@ class DetectionService:
         last_commit = time.monotonic()
 
         while self._stop_reason is None and self._fatal_error is None:
+            self._health.beat()
             messages = consume(settings.batch_size, settings.batch_timeout)
             events = self._split_partition_events(messages)
             if events:
@@ -269,9 +275,11 @@ class DetectionService:
             self._dead_letter(message, exc.reason, exc.message)
             dead_letters[exc.reason] += 1
             return
-        except Exception as exc:  # noqa: BLE001 - a rule bug must not stop the stream or lose the message
-            logger.exception("evaluation failed for %s/%d/%d", topic, partition, offset)
-            self._dead_letter(message, "evaluation_failed", f"{type(exc).__name__}: {exc}")
+        except RuleEvaluationError as exc:
+            # A rule bug must neither stop the stream nor lose the message.
+            logger.error("evaluation failed for %s/%d/%d: %s", topic, partition, offset, exc, exc_info=exc.cause)
+            self._metrics.rule_evaluation_errors.labels(rule_id=exc.rule_id).inc()
+            self._dead_letter(message, "evaluation_failed", str(exc))
             dead_letters["evaluation_failed"] += 1
             return
 
@@ -323,6 +331,7 @@ class DetectionService:
         deadline = time.monotonic() + max(self._settings.shutdown_timeout, 60.0)
         while self._tracker.pending > 0:
             self._producer.flush(1.0)
+            self._health.beat()
             if self._tracker.pending > 0 and time.monotonic() > deadline:
                 self._fatal_error = f"{self._tracker.pending} records were not acknowledged in time"
                 return

@@ -117,3 +117,27 @@ def test_run_help_hides_secrets_and_names_variables() -> None:
     assert finished.returncode == 0
     assert b"EQL_STREAM_BOOTSTRAP_SERVERS" in finished.stdout
     assert b"EQL_STREAM_KAFKA_CONFIG" in finished.stdout
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_run_unreachable_broker_exits_1_with_json_logs() -> None:
+    bootstrap = f"127.0.0.1:{_closed_port()}"
+
+    finished = _run(
+        "run", "--bootstrap-servers", bootstrap, "--input-topic", "events",
+        "--metrics-host", "127.0.0.1", "--metrics-port", "0", "--log-format", "json",
+        timeout=120,
+    )
+
+    assert finished.returncode == 1
+    records = [json.loads(line) for line in finished.stderr.splitlines() if line.strip()]
+    assert all({"time", "level", "logger", "message"} <= set(record) for record in records)
+    failures = [record for record in records if record["level"] == "ERROR"]
+    assert any("cannot start" in record["message"] and bootstrap in record["message"] for record in failures)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from stream.logging_setup import LIBRDKAFKA_LOGGER
 
 # Delivery guarantees the service relies on; user properties cannot override them.
 _CONSUMER_OWNED = {
@@ -51,6 +54,7 @@ def consumer_config(
     config.update(_CONSUMER_DEFAULTS)
     config.update({key: value for key, value in extra.items() if not key.startswith(_PRODUCER_ONLY_PREFIXES)})
     config.update(_CONSUMER_OWNED)
+    config["logger"] = logging.getLogger(LIBRDKAFKA_LOGGER)
     if stats_callback is not None:
         config["stats_cb"] = stats_callback
     if error_callback is not None:
@@ -69,6 +73,7 @@ def producer_config(
     config.update(_PRODUCER_DEFAULTS)
     config.update({key: value for key, value in extra.items() if not key.startswith(_CONSUMER_ONLY_PREFIXES)})
     config.update(_PRODUCER_OWNED)
+    config["logger"] = logging.getLogger(LIBRDKAFKA_LOGGER)
     if error_callback is not None:
         config["error_cb"] = error_callback
     return config
