@@ -197,6 +197,8 @@ def make_raw_getter(path: tuple[str, ...]) -> Getter:
 
     if size == 2:
         return _two_segment_getter(path, add_leaf, descend)
+    if size == 3:
+        return _three_segment_getter(path, add_leaf, descend)
 
     def get(event: Mapping[str, Any]) -> list[Any]:
         out: list[Any] = []
@@ -228,6 +230,50 @@ def _two_segment_getter(
         elif child.__class__ is list:
             descend(child, 1, out)
         value = event.get(dotted)
+        if value is not None:
+            add_leaf(value, out)
+        return out
+
+    return get
+
+
+def _three_segment_getter(
+    path: tuple[str, ...],
+    add_leaf: Callable[[Any, list[Any]], None],
+    descend: Callable[[Any, int, list[Any]], None],
+) -> Getter:
+    """Build the getter of an ``a.b.c`` path: every split into nested and dotted keys, written out."""
+    first, second, third = path
+    second_third = f"{second}.{third}"
+    first_second = f"{first}.{second}"
+    whole = f"{first}.{second}.{third}"
+
+    def from_middle(middle: Any, out: list[Any]) -> None:
+        # ``middle`` is the value at ``a.b``: the last segment is still to be read.
+        if middle.__class__ is dict:
+            value = middle.get(third)
+            if value is not None:
+                add_leaf(value, out)
+        elif middle.__class__ is list:
+            descend(middle, 2, out)
+
+    def get(event: Mapping[str, Any]) -> list[Any]:
+        out: list[Any] = []
+        child = event.get(first)
+        if child.__class__ is dict:
+            middle = child.get(second)
+            if middle is not None:
+                from_middle(middle, out)
+            value = child.get(second_third)
+            if value is not None:
+                add_leaf(value, out)
+        elif child.__class__ is list:
+            descend(child, 1, out)
+
+        middle = event.get(first_second)
+        if middle is not None:
+            from_middle(middle, out)
+        value = event.get(whole)
         if value is not None:
             add_leaf(value, out)
         return out
