@@ -281,6 +281,8 @@ class ServiceSettings(BaseSettings):
     batch_timeout: Seconds = 0.5
     shutdown_timeout: Seconds = 30.0
     strict: bool = False
+    prefilter: bool = True
+    workers: int = Field(default=1, ge=1, le=64)
 
     @classmethod
     def settings_customise_sources(
@@ -508,6 +510,17 @@ _OPTIONS: tuple[_Option, ...] = (
         "Fail at startup if any rule cannot be loaded, instead of skipping it",
         action="bool",
     ),
+    _Option(
+        "prefilter", "--prefilter",
+        "Skip, without decoding, messages whose raw bytes contain no text any rule needs; "
+        "such messages are counted but never dead-lettered, even when malformed",
+        action="bool",
+    ),
+    _Option(
+        "workers", "--workers",
+        "Worker processes, each with its own consumer in the group, 1 to 64",
+        metavar="COUNT",
+    ),
 )  # fmt: skip
 
 _OPTIONS_BY_NAME = {option.name: option for option in _OPTIONS}
@@ -535,7 +548,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the service settings flags and ``--config`` to the ``run`` sub-parser.
 
     Every flag defaults to None, so that an unset flag does not override the
-    environment or the config file. ``--until-end`` and ``--strict`` also get a
+    environment or the config file. Boolean flags such as ``--until-end`` also get a
     ``--no-`` form. Values stay text here: :func:`load_settings` validates them.
     """
     for option in _OPTIONS:

@@ -39,6 +39,7 @@ from stream.kafka.delivery import DeliveryTracker
 from stream.kafka.end_offsets import EndTracker, find_end_offsets
 from stream.metrics import Metrics
 from stream.metrics_server import start_metrics_server
+from stream.prefilter import Prefilter
 from stream.ruleset import RuleSet, load_rule_set
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ class DetectionService:
         self._stop_reason: str | None = None
         self._fatal_error: str | None = None
         self._tracker = DeliveryTracker()
+        self._prefilter = Prefilter(c.query.necessary_literals for c in rule_set.rules) if settings.prefilter else None
+        self._prefiltered: Counter[str] = Counter()
         self._end_tracker: EndTracker | None = None
         self._last_error_log: dict[int, float] = {}
 
@@ -152,6 +155,11 @@ class DetectionService:
         """Run until stopped; return the exit code."""
         settings = self._settings
         logger.info("starting eql-stream %s with %s", __version__, settings.redacted_summary())
+        if self._prefilter is None:
+            logger.info("prefilter off (--no-prefilter): every message is decoded")
+        elif not self._prefilter.enabled:
+            logger.info("prefilter inactive: some rule has no text that every match must contain")
+            self._prefilter = None
 
         try:
             self._check_output_topics()
@@ -252,8 +260,17 @@ class DetectionService:
         alerts_by_rule: Counter[str] = Counter()
         dead_letters: Counter[str] = Counter()
 
+        prefilter = self._prefilter
         for message in messages:
-            consumed[message.topic()] += 1
+            topic = message.topic()
+            consumed[topic] += 1
+            if prefilter is not None:
+                value = message.value()
+                # Only a payload shaped like a JSON object may be skipped, so that
+                # garbage, arrays and truncated documents still reach the dead-letter topic.
+                if value is not None and _looks_like_json_object(value) and not prefilter.may_match(value):
+                    self._prefiltered[topic] += 1
+                    continue
             self._handle_message(message, alerts_by_rule, dead_letters)
 
         self._wait_for_deliveries()
@@ -378,6 +395,9 @@ class DetectionService:
         metrics = self._metrics
         for topic, count in consumed.items():
             metrics.events_consumed.labels(topic=topic).inc(count)
+        for topic, count in self._prefiltered.items():
+            metrics.events_prefiltered.labels(topic=topic).inc(count)
+        self._prefiltered.clear()
         for rule_id, count in alerts_by_rule.items():
             metrics.alerts_produced.labels(rule_id=rule_id).inc(count)
         for reason, count in dead_letters.items():
@@ -442,6 +462,10 @@ class DetectionService:
         if now - self._last_error_log.get(error.code(), -1e9) >= 30.0:
             self._last_error_log[error.code()] = now
             logger.warning("Kafka client reports (will retry): %s", error)
+
+
+def _looks_like_json_object(payload: bytes) -> bool:
+    return payload[:1] == b"{" and payload.rstrip()[-1:] == b"}"
 
 
 def _describe_partitions(partitions: list[TopicPartition]) -> str:

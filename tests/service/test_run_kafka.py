@@ -80,7 +80,11 @@ def test_run_dead_letters_each_bad_message(kafka_bootstrap, service_topics_facto
     payloads = [case.values[0] for case in DEAD_LETTER_CASES]
     produce(kafka_bootstrap, input_topic, [*payloads, orjson.dumps(good)])
 
-    finished = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+    # Without the prefilter every message is validated; with it, a well-formed object that
+    # cannot match (the impossible-type case) is skipped instead of dead-lettered.
+    finished = run_service(
+        service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end", "--no-prefilter")
+    )
 
     assert finished.returncode == 0, finished.stderr
     dead = read_topic(kafka_bootstrap, topics.dead_letter, expected=len(payloads))
@@ -118,6 +122,7 @@ def test_run_metrics_count_what_was_sent(kafka_bootstrap, service_topics_factory
         assert samples[("eql_stream_events_dead_lettered_total", (("reason", "invalid_json"),))] == 1
         assert samples[("eql_stream_events_dead_lettered_total", (("reason", "not_an_object"),))] == 1
         assert samples[("eql_stream_rules_loaded", ())] == 1
+        assert samples[("eql_stream_events_prefiltered_total", (("topic", input_topic),))] > 0
         assert samples[("eql_stream_alert_latency_seconds_count", ())] == expected_alerts
         with urllib.request.urlopen(service.metrics_url + "/readyz", timeout=10) as response:
             assert response.status == 200
@@ -126,3 +131,16 @@ def test_run_metrics_count_what_was_sent(kafka_bootstrap, service_topics_factory
 
     assert exit_code == 0, service.log()
     assert "stopped: SIGTERM" in service.log()
+
+
+@pytest.mark.kafka
+def test_run_prefilter_still_dead_letters_malformed(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
+    topics = service_topics_factory()
+    malformed = [case.values[0] for case in DEAD_LETTER_CASES if case.values[1] != "invalid_field_type"]
+    produce(kafka_bootstrap, topics.input, malformed)
+
+    finished = run_service(service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--until-end"))
+
+    assert finished.returncode == 0, finished.stderr
+    dead = read_topic(kafka_bootstrap, topics.dead_letter, expected=len(malformed))
+    assert [record.value for record in dead] == malformed

@@ -1,0 +1,93 @@
+"""Raw-bytes prefilter: skip messages that no rule can match, without decoding them.
+
+Every compiled rule has a set of *necessary literals*: strings, ASCII
+lower-cased, at least one of which appears in some field value of every event
+the rule matches. If the raw message bytes, ASCII lower-cased, contain none of
+the literals of any rule, no rule can match and the message is skipped.
+
+The test must never skip a message that the full matcher would alert on:
+
+* Case: ``bytes.lower`` folds exactly the ASCII letters, like the literals, and
+  leaves UTF-8 multi-byte sequences unchanged.
+* JSON escapes: a value's characters appear in the JSON text as themselves,
+  except ``"`` and ``\\`` (written ``\\"`` and ``\\\\``: the literals are searched
+  in that escaped form too), control characters, and any character a producer
+  chooses to write as ``\\uXXXX`` or ``\\/``. A message containing a ``\\u`` or
+  ``\\/`` escape is therefore always decoded.
+* Numbers: a keyword field indexes a JSON number as text, which need not be
+  the text written in the message (``1e3`` is indexed as ``1000.0``), so a rule
+  with a literal that could be a number's text disables the prefilter.
+* Avro: strings are stored as raw UTF-8 bytes after a length prefix, so the
+  same byte search is sound for Avro payloads (the JSON escape rule does not
+  apply, and is harmless there).
+
+A rule without necessary literals disables the prefilter, because it can
+match any message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_NUMBER_TEXT = re.compile(r"[0-9.eE+-]+")
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+# Escapes that can hide an ordinary character of a literal.
+_HIDING_ESCAPE = re.compile(rb"\\(?:u|/)")
+_ANY_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+
+
+class Prefilter:
+    """Decide from raw bytes whether a message may match any rule.
+
+    Built once from the necessary-literal sets of all loaded rules (``None``
+    for a rule without such a set).
+    """
+
+    def __init__(self, literal_sets: Iterable[frozenset[str] | None]) -> None:
+        sets = list(literal_sets)
+        self.enabled = bool(sets) and all(
+            literals is not None and all(_is_searchable(text) for text in literals) for literals in sets
+        )
+        needles: set[bytes] = set()
+        if self.enabled:
+            for literals in sets:
+                for text in literals or ():
+                    needles.update(_byte_forms(text))
+        self.needles: tuple[bytes, ...] = tuple(sorted(needles, key=len, reverse=True))
+        self._pattern = re.compile(b"|".join(re.escape(needle) for needle in self.needles)) if len(self.needles) > 16 else None
+
+    def may_match(self, payload: bytes) -> bool:
+        """Return False only when no rule can match the message in ``payload``."""
+        if not self.enabled:
+            return True
+        lowered = payload.lower()
+        if self._pattern is not None:
+            if self._pattern.search(lowered) is not None:
+                return True
+        else:
+            for needle in self.needles:
+                if needle in lowered:
+                    return True
+        return b"\\" in payload and _has_hiding_escape(payload)
+
+
+def _is_searchable(text: str) -> bool:
+    """Return whether ``text`` can be searched in raw bytes (see the module docstring)."""
+    return bool(text) and not _NUMBER_TEXT.fullmatch(text) and not _CONTROL.search(text)
+
+
+def _byte_forms(text: str) -> set[bytes]:
+    """Return the UTF-8 bytes of ``text`` as written plainly and inside a JSON string."""
+    plain = text.encode("utf-8")
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').encode("utf-8")
+    return {plain, escaped}
+
+
+def _has_hiding_escape(payload: bytes) -> bool:
+    if _HIDING_ESCAPE.search(payload) is None:
+        return False
+    # Walk the escapes left to right, so that an escaped backslash followed by
+    # 'u' (as in "C:\\users") is not mistaken for a \u escape.
+    return any(match.group()[1:] in (b"u", b"/") for match in _ANY_ESCAPE.finditer(payload))

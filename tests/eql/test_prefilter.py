@@ -1,0 +1,120 @@
+"""Raw-bytes prefilter: it never skips a message the matcher would alert on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stream.eql import compile_query
+from stream.prefilter import Prefilter
+from test_property import PROPERTY_SETTINGS, discovery_events, ecs_events, query_texts, shipped_rule_query
+from testdata import DATA_DIR, load_jsonl
+
+
+def _encodings(event: dict[str, Any]) -> list[bytes]:
+    """Return the event as different producers would write it."""
+    compact = orjson.dumps(event)
+    ascii_only = json.dumps(event, ensure_ascii=True).encode()
+    escaped_slashes = json.dumps(event, ensure_ascii=False).replace("/", "\\/").encode()
+    return [compact, ascii_only, escaped_slashes]
+
+
+def _prefilter_for(query: str) -> tuple[Any, Prefilter]:
+    compiled = compile_query(query)
+    return compiled, Prefilter([compiled.necessary_literals])
+
+
+def _assert_kept_when_matching(query: str, event: dict[str, Any]) -> None:
+    compiled, prefilter = _prefilter_for(query)
+    if not compiled.matches(event):
+        return
+    for payload in _encodings(event):
+        assert prefilter.may_match(payload), payload
+
+
+@PROPERTY_SETTINGS
+@given(event=st.one_of(ecs_events(), discovery_events()))
+def test_prefilter_keeps_shipped_rule_matches(event: dict[str, Any]) -> None:
+    _assert_kept_when_matching(shipped_rule_query(), event)
+
+
+@PROPERTY_SETTINGS
+@given(query_text=query_texts, event=ecs_events())
+def test_prefilter_keeps_generated_query_matches(query_text: str, event: dict[str, Any]) -> None:
+    try:
+        compiled, prefilter = _prefilter_for(query_text)
+    except Exception:
+        return
+    if compiled.matches(event):
+        for payload in _encodings(event):
+            assert prefilter.may_match(payload)
+
+
+@pytest.mark.parametrize(
+    "vector", [pytest.param(v, id=v["id"]) for v in load_jsonl(DATA_DIR / "eql-vectors.jsonl") if v["match"]]
+)
+def test_prefilter_keeps_matching_vector(vector: dict) -> None:
+    _assert_kept_when_matching(vector["query"], vector["event"])
+
+
+def test_prefilter_keeps_corpus_alerts_and_skips_others() -> None:
+    compiled, prefilter = _prefilter_for(shipped_rule_query())
+    skipped = 0
+    for document in load_jsonl(DATA_DIR / "network-discovery-labelled.jsonl"):
+        event = {key: value for key, value in document.items() if not key.startswith("_")}
+        payload = orjson.dumps(event)
+        if document["_expect"]:
+            assert prefilter.may_match(payload), document["_why"]
+        elif not prefilter.may_match(payload):
+            skipped += 1
+
+    assert prefilter.enabled is True
+    assert skipped > 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        pytest.param(b'{"process": {"name": "cmd.exe"}}', False, id="no-literal"),
+        pytest.param(b'{"process": {"name": "NET.EXE"}}', True, id="literal-other-case"),
+        pytest.param(b'{"process": {"name": "n\\u0065t.exe"}}', True, id="unicode-escape"),
+        pytest.param(b'{"process": {"name": "net\\/x"}}', True, id="escaped-slash"),
+        pytest.param(b'{"process": {"executable": "C:\\\\users\\\\cmd.exe"}}', False, id="escaped-backslash-then-u"),
+    ],
+)
+def test_prefilter_payload_table(payload: bytes, expected: bool) -> None:
+    _, prefilter = _prefilter_for('process where process.name : ("net.exe", "net1.exe")')
+
+    assert prefilter.may_match(payload) is expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("process where true", id="no-literals"),
+        pytest.param('process where not process.name : "a"', id="only-negation-falls-back-to-category"),
+        pytest.param('process where process.name == "1000"', id="numeric-text"),
+    ],
+)
+def test_prefilter_disabled_or_permissive(query: str) -> None:
+    _, prefilter = _prefilter_for(query)
+
+    assert prefilter.may_match(b'{"event": {"category": ["process"]}, "process": {"name": 1e3}}') is True
+
+
+def test_prefilter_backslash_literal_escaped_form() -> None:
+    _, prefilter = _prefilter_for('process where process.executable : "C:\\\\Windows\\\\*"')
+
+    assert prefilter.may_match(orjson.dumps({"process": {"executable": "c:\\windows\\x.exe"}})) is True
+    assert prefilter.may_match(orjson.dumps({"process": {"executable": "d:\\tools\\x.exe"}})) is False
+
+
+def test_prefilter_with_literal_free_rule_is_disabled() -> None:
+    prefilter = Prefilter([frozenset({"net.exe"}), None])
+
+    assert prefilter.enabled is False
