@@ -139,6 +139,7 @@ def run_service(arguments: argparse.Namespace) -> int:
     """Validate the configuration, then run the Kafka service until stopped."""
     from stream.config import cli_values_from_namespace, load_settings
     from stream.service import run_detection_service
+    from stream.workers import run_workers
 
     config_path = getattr(arguments, "config", None)
     try:
@@ -148,6 +149,8 @@ def run_service(arguments: argparse.Namespace) -> int:
         return EXIT_USAGE
     configure_logging(settings.log_format, settings.log_level)
     try:
+        if settings.workers > 1:
+            return run_workers(settings)
         return run_detection_service(settings)
     except EqlStreamError as exc:
         logger.error("service stopped: %s", exc)

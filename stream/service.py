@@ -72,10 +72,7 @@ def run_detection_service(settings: ServiceSettings) -> int:
     rule_set = _load_rules(settings)
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
-    metrics = Metrics(registry)
-    metrics.set_build_info(__version__)
-    metrics.set_loaded_rules(rule_set.rule_ids)
-    metrics.set_input_topics(settings.input_topics)
+    metrics = _build_metrics(registry, settings, rule_set)
     health = HealthState(ready_gauge=metrics.ready, stall_timeout=STALL_TIMEOUT_SECONDS)
 
     server = start_metrics_server(registry, health, settings.metrics_host, settings.metrics_port)
@@ -87,6 +84,31 @@ def run_detection_service(settings: ServiceSettings) -> int:
     finally:
         restore()
         server.stop()
+
+
+def run_worker(settings: ServiceSettings) -> int:
+    """Run the service in a worker process, whose metrics the parent serves.
+
+    The caller sets ``PROMETHEUS_MULTIPROC_DIR`` before this process imports
+    prometheus_client, so every metric is written to the shared directory.
+    """
+    rule_set = _load_rules(settings)
+    metrics = _build_metrics(CollectorRegistry(), settings, rule_set)
+    health = HealthState(ready_gauge=metrics.ready, stall_timeout=STALL_TIMEOUT_SECONDS)
+    service = DetectionService(settings, rule_set, metrics, health)
+    restore = _install_signal_handlers(service.request_stop)
+    try:
+        return service.run()
+    finally:
+        restore()
+
+
+def _build_metrics(registry: CollectorRegistry, settings: ServiceSettings, rule_set: RuleSet) -> Metrics:
+    metrics = Metrics(registry)
+    metrics.set_build_info(__version__)
+    metrics.set_loaded_rules(rule_set.rule_ids)
+    metrics.set_input_topics(settings.input_topics)
+    return metrics
 
 
 def _load_rules(settings: ServiceSettings) -> RuleSet:

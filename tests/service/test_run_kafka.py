@@ -144,3 +144,44 @@ def test_run_prefilter_still_dead_letters_malformed(kafka_bootstrap, service_top
     assert finished.returncode == 0, finished.stderr
     dead = read_topic(kafka_bootstrap, topics.dead_letter, expected=len(malformed))
     assert [record.value for record in dead] == malformed
+
+
+@pytest.mark.kafka
+def test_run_two_workers_one_alert_per_expected_event(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
+    topics = service_topics_factory(4)
+    corpus = labelled_corpus()
+    produce(kafka_bootstrap, topics.input, (orjson.dumps(event) for event, _ in corpus), partitions=4)
+
+    finished = run_service(
+        service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--until-end", "--workers", "2")
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stderr.count("worker ") >= 2
+    alerts = [record.json() for record in read_topic(kafka_bootstrap, topics.output)]
+    expected = sorted(_identity(event) for event, should_alert in corpus if should_alert)
+    assert sorted(_identity(alert) for alert in alerts) == expected
+
+
+@pytest.mark.kafka
+def test_run_two_workers_share_metrics_endpoint(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
+    topics = service_topics_factory(4)
+    corpus = labelled_corpus()
+    service = RunningService(
+        service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--workers", "2"),
+        tmp_path / "service.log",
+    )
+    try:
+        produce(kafka_bootstrap, topics.input, (orjson.dumps(event) for event, _ in corpus), partitions=4)
+        consumed_key = ("eql_stream_events_consumed_total", (("topic", topics.input),))
+        wait_for(
+            lambda: scrape_metrics(service.metrics_url).get(consumed_key) == len(corpus),
+            what="all messages consumed by the two workers",
+        )
+        samples = scrape_metrics(service.metrics_url)
+        expected_alerts = sum(1 for _, should_alert in corpus if should_alert)
+        assert samples[("eql_stream_alerts_produced_total", (("rule_id", SHIPPED_RULE_ID),))] == expected_alerts
+    finally:
+        exit_code = service.stop(signal.SIGTERM)
+
+    assert exit_code == 0, service.log()

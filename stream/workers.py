@@ -1,0 +1,133 @@
+"""Several worker processes in one consumer group, behind one metrics endpoint.
+
+Each worker is a separate process (started with ``spawn``) with its own
+consumer, producer and compiled rules, so the workers use separate cores.
+The parent process serves the merged metrics of all workers through
+prometheus_client's multi-process mode, forwards SIGTERM and SIGINT to the
+workers, and exits with 0 only when every worker exited with 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
+import time
+from multiprocessing.process import BaseProcess
+
+from stream.config import ServiceSettings
+from stream.health import HealthState
+
+logger = logging.getLogger(__name__)
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# How long the parent waits for the workers after forwarding a stop signal.
+_STOP_GRACE_SECONDS = 60.0
+
+
+def run_workers(settings: ServiceSettings) -> int:
+    """Run ``settings.workers`` worker processes until they stop; return the exit code."""
+    metrics_dir = tempfile.mkdtemp(prefix="eql-stream-metrics-")
+    previous = os.environ.get(MULTIPROCESS_ENV)
+    os.environ[MULTIPROCESS_ENV] = metrics_dir
+    try:
+        return _supervise(settings, metrics_dir)
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROCESS_ENV, None)
+        else:
+            os.environ[MULTIPROCESS_ENV] = previous
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _supervise(settings: ServiceSettings, metrics_dir: str) -> int:
+    # Imported here: the parent's own registry must not be created before the
+    # multi-process directory is set.
+    from prometheus_client import multiprocess
+
+    from stream.metrics import multiprocess_registry
+    from stream.metrics_server import start_metrics_server
+
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_worker_main, args=(settings, index), name=f"eql-stream-worker-{index}")
+        for index in range(settings.workers)
+    ]
+    health = HealthState()
+    server = start_metrics_server(multiprocess_registry(metrics_dir), health, settings.metrics_host, settings.metrics_port)
+    logger.info("metrics endpoint listening on %s (merged from %d workers)", server.url, settings.workers)
+
+    stop_requested: list[str] = []
+
+    def forward(received: int, frame: object) -> None:
+        stop_requested.append(signal.Signals(received).name)
+        for worker in workers:
+            if worker.is_alive() and worker.pid is not None:
+                os.kill(worker.pid, received)
+
+    previous = {number: signal.signal(number, forward) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for worker in workers:
+            worker.start()
+        health.set_ready(True)
+        exit_code = _wait_for_workers(workers, stop_requested, health)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for worker in workers:
+            if worker.pid is not None:
+                multiprocess.mark_process_dead(worker.pid, metrics_dir)
+        server.stop()
+    return exit_code
+
+
+def _wait_for_workers(workers: list[BaseProcess], stop_requested: list[str], health: HealthState) -> int:
+    """Wait until every worker has exited; stop the others when one fails."""
+    failed = False
+    deadline: float | None = None
+    while any(worker.is_alive() for worker in workers):
+        for worker in workers:
+            worker.join(timeout=0.2)
+            if worker.exitcode not in (None, 0) and not failed:
+                failed = True
+                logger.error("%s exited with code %s; stopping the other workers", worker.name, worker.exitcode)
+                health.set_alive(False, f"{worker.name} exited with code {worker.exitcode}")
+                _signal_all(workers, signal.SIGTERM)
+        if (stop_requested or failed) and deadline is None:
+            deadline = time.monotonic() + _STOP_GRACE_SECONDS
+        if deadline is not None and time.monotonic() > deadline:
+            logger.error("workers did not stop within %.0f s; killing them", _STOP_GRACE_SECONDS)
+            _signal_all(workers, signal.SIGKILL)
+            deadline = None
+
+    codes = [worker.exitcode for worker in workers]
+    logger.info("all workers stopped with exit codes %s", codes)
+    return 0 if all(code == 0 for code in codes) else 1
+
+
+def _signal_all(workers: list[BaseProcess], number: int) -> None:
+    for worker in workers:
+        if worker.is_alive() and worker.pid is not None:
+            os.kill(worker.pid, number)
+
+
+def _worker_main(settings: ServiceSettings, index: int) -> None:
+    """Entry point of one worker process."""
+    from stream.logging_setup import configure_logging
+    from stream.service import run_worker
+
+    from stream.errors import EqlStreamError
+
+    configure_logging(settings.log_format, settings.log_level)
+    worker_logger = logging.getLogger(__name__)
+    worker_logger.info("worker %d started (pid %d)", index, os.getpid())
+    try:
+        code = run_worker(settings)
+    except EqlStreamError as exc:
+        worker_logger.error("worker %d stopped: %s", index, exc)
+        code = 1
+    raise SystemExit(code)
