@@ -33,9 +33,8 @@ from collections.abc import Iterable
 _NUMBER_TEXT = re.compile(r"[0-9.eE+-]+")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
-# Escapes that can hide an ordinary character of a literal.
-_HIDING_ESCAPE = re.compile(rb"\\(?:u|/)")
-_ANY_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_BACKSLASH = 0x5C
+_ESCAPE_CANDIDATE = re.compile(rb"\\[u/]")
 
 
 class Prefilter:
@@ -56,21 +55,17 @@ class Prefilter:
                 for text in literals or ():
                     needles.update(_byte_forms(text))
         self.needles: tuple[bytes, ...] = tuple(sorted(needles, key=len, reverse=True))
-        self._pattern = re.compile(b"|".join(re.escape(needle) for needle in self.needles)) if len(self.needles) > 16 else None
+        # One alternation is faster than a substring test per needle, measured on
+        # 2 KB Windows events whose common letters slow down bytes.__contains__.
+        self._pattern = re.compile(b"|".join(re.escape(needle) for needle in self.needles)) if self.needles else None
 
     def may_match(self, payload: bytes) -> bool:
         """Return False only when no rule can match the message in ``payload``."""
         if not self.enabled:
             return True
-        lowered = payload.lower()
-        if self._pattern is not None:
-            if self._pattern.search(lowered) is not None:
-                return True
-        else:
-            for needle in self.needles:
-                if needle in lowered:
-                    return True
-        return b"\\" in payload and _has_hiding_escape(payload)
+        if self._pattern is not None and self._pattern.search(payload.lower()) is not None:
+            return True
+        return _has_hiding_escape(payload)
 
 
 def _is_searchable(text: str) -> bool:
@@ -86,8 +81,17 @@ def _byte_forms(text: str) -> set[bytes]:
 
 
 def _has_hiding_escape(payload: bytes) -> bool:
-    if _HIDING_ESCAPE.search(payload) is None:
-        return False
-    # Walk the escapes left to right, so that an escaped backslash followed by
-    # 'u' (as in "C:\\users") is not mistaken for a \u escape.
-    return any(match.group()[1:] in (b"u", b"/") for match in _ANY_ESCAPE.finditer(payload))
+    """Return whether ``payload`` contains a \\u or \\/ escape.
+
+    A backslash before 'u' or '/' starts an escape only when an even number of
+    backslashes precede it, so that an escaped backslash followed by 'u' (as
+    in "C:\\\\users") does not count.
+    """
+    for candidate in _ESCAPE_CANDIDATE.finditer(payload):
+        position = candidate.start()
+        run_start = position
+        while run_start > 0 and payload[run_start - 1] == _BACKSLASH:
+            run_start -= 1
+        if (position - run_start) % 2 == 0:
+            return True
+    return False

@@ -85,6 +85,7 @@ def test_prefilter_keeps_corpus_alerts_and_skips_others() -> None:
         pytest.param(b'{"process": {"name": "n\\u0065t.exe"}}', True, id="unicode-escape"),
         pytest.param(b'{"process": {"name": "net\\/x"}}', True, id="escaped-slash"),
         pytest.param(b'{"process": {"executable": "C:\\\\users\\\\cmd.exe"}}', False, id="escaped-backslash-then-u"),
+        pytest.param(b'{"process": {"name": "C:\\\\\\u006eet.exe"}}', True, id="escaped-backslash-then-escape"),
     ],
 )
 def test_prefilter_payload_table(payload: bytes, expected: bool) -> None:
