@@ -1,0 +1,323 @@
+"""Avro decoding of events and encoding of alerts, plain or framed for a Schema Registry.
+
+Three wire forms are supported:
+
+- plain: the Avro binary encoding of one record, read with a writer schema given
+  by the user (``--input-schema``);
+- framed: the Schema Registry form (magic byte 0, 4-byte big-endian schema id,
+  then the record), whose writer schema is fetched from the registry by id;
+- Object Container Files (``Obj\\x01`` header) for ``replay``, which carry their
+  writer schema in the header.
+
+Records are read with the writer schema and resolved to the reader schema (by
+default the shipped ``process_event.avsc``), then converted into ECS documents as
+:mod:`stream.codecs.avro_names` describes. ``docs/avro.md`` documents the mapping.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from typing import IO, Any
+
+import fastavro
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from fastavro.read import SchemaResolutionError
+
+from stream.codecs.avro_names import Leftovers
+from stream.codecs.avro_schema import ALERT_SCHEMA, PROCESS_EVENT_SCHEMA, AvroSchema, load_shipped_schema
+from stream.codecs.registry import WriterSchemaCache, frame, register_schema, unframe
+from stream.errors import ConfigError, DecodeError
+
+__all__ = [
+    "OCF_MAGIC",
+    "AvroAlertEncoder",
+    "AvroEventDecoder",
+    "encode_event",
+    "is_object_container",
+    "read_event_file",
+    "write_event_file",
+]
+
+logger = logging.getLogger(__name__)
+
+OCF_MAGIC = b"Obj\x01"
+
+# Exceptions fastavro 1.13 raises on bytes that are not a record of the writer schema.
+# EOFError means a truncated payload. IndexError and ValueError (UnicodeDecodeError is
+# one) mean a corrupt union index, length or text. SchemaResolutionError means a writer
+# schema that the reader schema cannot resolve.
+_READ_ERRORS = (EOFError, IndexError, ValueError, OverflowError, SchemaResolutionError)
+
+
+class AvroEventDecoder:
+    """Decoder of Avro messages into ECS event documents.
+
+    Exactly one of ``writer_schema`` (plain Avro) and ``registry`` (Schema Registry
+    framing) must be given. ``reader_schema`` defaults to the shipped process event
+    schema. Schemas are parsed once: per message, only the read and the conversion run.
+
+    Raises:
+        ConfigError: both or neither of ``writer_schema`` and ``registry`` are given,
+            or the reader schema's top level is not a record.
+    """
+
+    __slots__ = ("_reader", "_convert", "_plain", "_registry", "_by_id")
+
+    def __init__(
+        self,
+        reader_schema: AvroSchema | None = None,
+        *,
+        writer_schema: AvroSchema | None = None,
+        registry: SchemaRegistryClient | None = None,
+    ) -> None:
+        if (writer_schema is None) == (registry is None):
+            raise ConfigError(
+                "an Avro event decoder needs exactly one of a writer schema (plain Avro, "
+                "--input-schema) and a Schema Registry client (framed Avro, --schema-registry-url)"
+            )
+        self._reader = reader_schema or load_shipped_schema(PROCESS_EVENT_SCHEMA)
+        self._convert = self._reader.converter.to_ecs
+        self._plain = None if writer_schema is None else self._read_arguments(writer_schema)
+        self._registry = None if registry is None else WriterSchemaCache(registry)
+        self._by_id: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+
+    @property
+    def framed(self) -> bool:
+        """Whether messages carry the Schema Registry header."""
+        return self._registry is not None
+
+    @property
+    def reader_schema(self) -> AvroSchema:
+        """The schema whose shape decoded events have."""
+        return self._reader
+
+    def decode(self, payload: bytes) -> dict[str, Any]:
+        """Decode one message into an ECS document, with null values left out.
+
+        Raises:
+            DecodeError: reason ``invalid_framing`` for a framed message without a
+                valid header, ``schema_not_found`` for a schema id the registry does
+                not know, ``invalid_avro`` for a payload that is truncated, corrupt,
+                followed by extra bytes, or not resolvable to the reader schema.
+            KafkaServiceError: the Schema Registry could not be reached.
+        """
+        if self._plain is not None:
+            writer, reader = self._plain
+            body: bytes | memoryview = payload
+        else:
+            schema_id, body = unframe(payload)
+            writer, reader = self._for_schema_id(schema_id)
+
+        record = _read_record(body, writer, reader)
+        return self._convert(record)
+
+    def _for_schema_id(self, schema_id: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        arguments = self._by_id.get(schema_id)
+        if arguments is None:
+            assert self._registry is not None
+            arguments = self._read_arguments(self._registry.get(schema_id))
+            self._by_id[schema_id] = arguments
+        return arguments
+
+    def _read_arguments(self, writer: AvroSchema) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        # Schema resolution costs time per record, so it is skipped when both schemas
+        # read and write the same bytes.
+        if writer.canonical_form == self._reader.canonical_form:
+            return writer.parsed, None
+        return writer.parsed, self._reader.parsed
+
+
+def _read_record(body: bytes | memoryview, writer: dict[str, Any], reader: dict[str, Any] | None) -> Any:
+    buffer = io.BytesIO(body)
+    try:
+        record = fastavro.schemaless_reader(buffer, writer, reader)
+    except _READ_ERRORS as exc:
+        raise DecodeError(
+            "invalid_avro", f"the payload is not a valid Avro record of the writer schema: {_summary(exc)}"
+        ) from None
+
+    if buffer.tell() != len(body):
+        raise DecodeError(
+            "invalid_avro",
+            f"the payload has {len(body) - buffer.tell()} bytes after the end of the Avro record",
+        )
+    if not isinstance(record, dict):
+        raise DecodeError("invalid_avro", f"the writer schema's top level is not a record but {type(record).__name__}")
+    return record
+
+
+def _summary(exc: Exception, limit: int = 200) -> str:
+    # fastavro's resolution errors contain both schemas in full, too long for a log line or header.
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class AvroAlertEncoder:
+    """Encoder of alert records as Avro, framed for a Schema Registry when one is given.
+
+    ``schema`` defaults to the shipped alert schema. With ``registry``, the schema is
+    registered under ``subject`` (for the topic name strategy, ``topic_subject(topic)``)
+    when the encoder is created, and every message carries its id.
+
+    Alert values that the schema has no field for, or whose type does not fit, are
+    kept as a JSON object in the schema's ``ecs_extra`` field (``extra_json`` in the
+    shipped schema). A schema without such a field drops them.
+
+    Raises:
+        ConfigError: ``registry`` is given without ``subject``, or the schema's top
+            level is not a record.
+        KafkaServiceError: the schema could not be registered.
+    """
+
+    __slots__ = ("_schema", "_to_avro", "_header", "_schema_id")
+
+    def __init__(
+        self,
+        schema: AvroSchema | None = None,
+        *,
+        registry: SchemaRegistryClient | None = None,
+        subject: str | None = None,
+    ) -> None:
+        self._schema = schema or load_shipped_schema(ALERT_SCHEMA)
+        self._to_avro = self._schema.converter.to_avro
+        self._schema_id: int | None = None
+        self._header = b""
+
+        if registry is not None:
+            if not subject:
+                raise ConfigError("an Avro alert encoder with a Schema Registry needs a subject, such as '<topic>-value'")
+            self._schema_id = register_schema(registry, subject, self._schema)
+            self._header = frame(self._schema_id, b"")
+            logger.info("alert schema %s registered under subject %r with id %d", self._schema.name, subject, self._schema_id)
+
+    @property
+    def schema_id(self) -> int | None:
+        """The registry id of the alert schema, or None when messages are plain Avro."""
+        return self._schema_id
+
+    def encode(self, alert: Mapping[str, Any]) -> bytes:
+        """Encode one alert record (as built by ``AlertBuilder.build``)."""
+        record, _ = self._to_avro(alert)
+        return _write_record(self._schema, record, self._header)
+
+
+def encode_event(event: Mapping[str, Any], schema: AvroSchema | None = None, *, schema_id: int | None = None) -> bytes:
+    """Encode an ECS event as Avro: plain, or framed with ``schema_id`` when it is given.
+
+    ``schema`` defaults to the shipped process event schema. Fields the schema does
+    not describe are left out, as the schema defines what the stream carries.
+
+    Raises:
+        ValueError: a field of the schema has a value of another type (such as a
+            string for a ``long`` field); the message lists the fields.
+    """
+    schema = schema or load_shipped_schema(PROCESS_EVENT_SCHEMA)
+    header = b"" if schema_id is None else frame(schema_id, b"")
+    return _write_record(schema, _event_record(event, schema), header)
+
+
+def is_object_container(prefix: bytes) -> bool:
+    """Return whether bytes start with the Avro Object Container File magic ``Obj\\x01``."""
+    return prefix[: len(OCF_MAGIC)] == OCF_MAGIC
+
+
+def read_event_file(handle: IO[bytes], reader_schema: AvroSchema | None = None) -> Iterator[dict[str, Any]]:
+    """Read the events of an Avro Object Container File, with the writer schema of its header.
+
+    ``handle`` must be a buffered reader (as ``open(path, "rb")`` returns) or seekable. Events are resolved to ``reader_schema`` (default: the shipped process event
+    schema) and returned as ECS documents, one at a time.
+
+    Raises:
+        DecodeError: reason ``invalid_framing`` when the file header is not an Avro
+            container header, ``invalid_avro`` when a block is corrupt or an event
+            does not resolve to the reader schema. Reading stops at the first error.
+    """
+    reader_schema = reader_schema or load_shipped_schema(PROCESS_EVENT_SCHEMA)
+    prefix = _peek(handle, len(OCF_MAGIC))
+    if not is_object_container(prefix):
+        raise DecodeError(
+            "invalid_framing", f"the file starts with {prefix!r}, not the Avro Object Container File magic {OCF_MAGIC!r}"
+        )
+
+    try:
+        records = fastavro.reader(handle, reader_schema=reader_schema.parsed)
+    except SchemaResolutionError as exc:
+        raise DecodeError(
+            "invalid_avro", f"the file's schema does not resolve to {reader_schema.name}: {_summary(exc)}"
+        ) from None
+    except _READ_ERRORS as exc:
+        raise DecodeError("invalid_framing", f"the file is not an Avro Object Container File: {_summary(exc)}") from None
+
+    convert = reader_schema.converter.to_ecs
+    iterator = iter(records)
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            return
+        except _READ_ERRORS as exc:
+            raise DecodeError("invalid_avro", f"a block of the Avro file is corrupt: {_summary(exc)}") from None
+        yield convert(record)
+
+
+def _peek(handle: IO[bytes], size: int) -> bytes:
+    """Return the next ``size`` bytes of ``handle`` without consuming them (it must be buffered or seekable)."""
+    peek = getattr(handle, "peek", None)
+    if peek is not None:
+        return bytes(peek(size)[:size])
+    start = handle.tell()
+    prefix = handle.read(size)
+    handle.seek(start)
+    return prefix
+
+
+def write_event_file(
+    handle: IO[bytes],
+    events: Iterable[Mapping[str, Any]],
+    schema: AvroSchema | None = None,
+    *,
+    codec: str = "deflate",
+) -> int:
+    """Write ECS events to an Avro Object Container File and return how many were written.
+
+    ``schema`` defaults to the shipped process event schema and is stored in the
+    file header. ``codec`` is a block codec that fastavro supports without extra
+    packages: ``null`` or ``deflate``.
+
+    Raises:
+        ValueError: as :func:`encode_event`, for an event with a value of the wrong type.
+    """
+    schema = schema or load_shipped_schema(PROCESS_EVENT_SCHEMA)
+    count = 0
+
+    def records() -> Iterator[dict[str, Any]]:
+        nonlocal count
+        for event in events:
+            yield _event_record(event, schema)
+            count += 1
+
+    # fastavro writes the parsed schema, ecs_* attributes included, into the file header.
+    fastavro.writer(handle, schema.parsed, records(), codec=codec)
+    return count
+
+
+def _event_record(event: Mapping[str, Any], schema: AvroSchema) -> dict[str, Any]:
+    record, leftovers = schema.converter.to_avro(event)
+    if leftovers.mismatched:
+        raise ValueError(_describe_mismatches(leftovers, schema))
+    return record
+
+
+def _describe_mismatches(leftovers: Leftovers, schema: AvroSchema) -> str:
+    fields = ", ".join(f"{path}={json.dumps(value, default=repr)[:60]}" for path, value in leftovers.mismatched.items())
+    return f"cannot encode the event with schema {schema.name}: these values do not fit their field's type: {fields}"
+
+
+def _write_record(schema: AvroSchema, record: dict[str, Any], header: bytes) -> bytes:
+    buffer = io.BytesIO()
+    buffer.write(header)
+    fastavro.schemaless_writer(buffer, schema.parsed, record)
+    return buffer.getvalue()

@@ -1,0 +1,229 @@
+"""Avro schemas: loading from files, self-contained definitions and the shipped schemas.
+
+The shipped schemas are package data in ``stream/schemas/`` (``schemas/`` at the
+repository root links to them). ``alert.avsc`` uses the named types of
+``process_event.avsc`` for its copy of the source event, so loading it needs that
+file as a reference. Every :class:`AvroSchema` defines all its named types itself,
+so it can be registered in a Schema Registry or written into a file header as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import SchemaParseException, UnknownType, to_parsing_canonical_form
+
+from stream.codecs.avro_names import EcsConverter
+from stream.errors import ConfigError
+
+__all__ = [
+    "ALERT_SCHEMA",
+    "PROCESS_EVENT_SCHEMA",
+    "AvroSchema",
+    "load_schema",
+    "load_shipped_schema",
+    "parse_definition",
+    "shipped_schema_path",
+]
+
+PROCESS_EVENT_SCHEMA = "process_event"
+ALERT_SCHEMA = "alert"
+
+# Shipped schemas and the shipped schemas whose named types they use.
+_SHIPPED_REFERENCES: dict[str, tuple[str, ...]] = {
+    PROCESS_EVENT_SCHEMA: (),
+    ALERT_SCHEMA: (PROCESS_EVENT_SCHEMA,),
+}
+
+_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+_RECORD_KINDS = frozenset({"record", "error"})
+_NAMED_KINDS = _RECORD_KINDS | {"enum", "fixed"}
+
+
+@dataclass(frozen=True, eq=False)
+class AvroSchema:
+    """A parsed Avro schema and its self-contained JSON definition.
+
+    ``definition`` defines every named type it uses. ``parsed`` is fastavro's parsed
+    form, made once and passed to every read and write. ``source`` names where the
+    schema came from (a file, a registry id or a file header) for error messages.
+    """
+
+    name: str
+    source: str
+    definition: dict[str, Any]
+    parsed: dict[str, Any]
+
+    @cached_property
+    def text(self) -> str:
+        """The definition as compact JSON, as registered in a Schema Registry."""
+        return json.dumps(self.definition, separators=(",", ":"))
+
+    @cached_property
+    def canonical_form(self) -> str:
+        """Avro's Parsing Canonical Form: equal for schemas that read and write the same bytes."""
+        return str(to_parsing_canonical_form(self.parsed))
+
+    @cached_property
+    def converter(self) -> EcsConverter:
+        """The converter between ECS documents and records of this schema, built on first use.
+
+        Raises ConfigError when the schema's top level is not a record.
+        """
+        return EcsConverter(self.parsed)
+
+
+def load_schema(path: str | Path, *, references: Sequence[str | Path] = ()) -> AvroSchema:
+    """Load the Avro schema in the JSON file ``path`` and parse it once.
+
+    ``references`` are schema files whose named types ``path`` uses without
+    defining them. Their definitions are copied into the result where first used.
+
+    Raises:
+        ConfigError: a file cannot be read, is not JSON, or is not a valid Avro
+            schema. The message names the file.
+    """
+    available: dict[str, dict[str, Any]] = {}
+    for reference in references:
+        _collect_named_types(_read_json(Path(reference)), "", available)
+
+    definition = _read_json(Path(path))
+    return parse_definition(_inline_references(definition, available), source=str(path))
+
+
+def load_shipped_schema(name: str) -> AvroSchema:
+    """Load a schema shipped with the package: :data:`PROCESS_EVENT_SCHEMA` or :data:`ALERT_SCHEMA`.
+
+    Raises:
+        ConfigError: ``name`` is not a shipped schema, or the package data is broken.
+    """
+    if name not in _SHIPPED_REFERENCES:
+        raise ConfigError(
+            f"unknown shipped Avro schema {name!r}: expected one of {', '.join(sorted(_SHIPPED_REFERENCES))}"
+        )
+    with resources.as_file(shipped_schema_path(name)) as path:
+        references = [shipped_schema_path(reference) for reference in _SHIPPED_REFERENCES[name]]
+        return load_schema(path, references=[str(reference) for reference in references])
+
+
+def shipped_schema_path(name: str) -> Any:
+    """Return the package resource (a ``Traversable``) of the shipped schema file ``<name>.avsc``."""
+    return resources.files("stream").joinpath("schemas", f"{name}.avsc")
+
+
+def parse_definition(definition: Any, *, source: str) -> AvroSchema:
+    """Parse a self-contained schema definition (JSON value) into an :class:`AvroSchema`.
+
+    Raises:
+        ConfigError: the definition is not a valid Avro schema. The message names ``source``.
+    """
+    try:
+        parsed = fastavro.parse_schema(definition)
+    except (SchemaParseException, UnknownType, ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"{source}: invalid Avro schema: {exc}") from exc
+
+    name = parsed.get("name", parsed.get("type")) if isinstance(parsed, dict) else str(parsed)
+    return AvroSchema(name=str(name), source=source, definition=definition, parsed=parsed)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read Avro schema file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid Avro schema file: it is not UTF-8 text ({exc})") from exc
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: invalid Avro schema file: line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+
+
+def _full_name(name: str, namespace: str) -> str:
+    return name if "." in name or not namespace else f"{namespace}.{name}"
+
+
+def _named_full_name(schema: dict[str, Any], namespace: str) -> str:
+    return _full_name(str(schema["name"]), str(schema.get("namespace", namespace) or ""))
+
+
+def _collect_named_types(schema: Any, namespace: str, found: dict[str, dict[str, Any]]) -> None:
+    """Add every named type that ``schema`` defines to ``found``, by full name."""
+    if isinstance(schema, list):
+        for branch in schema:
+            _collect_named_types(branch, namespace, found)
+        return
+    if not isinstance(schema, dict):
+        return
+
+    kind = schema.get("type")
+    if kind in _NAMED_KINDS:
+        full_name = _named_full_name(schema, namespace)
+        found[full_name] = schema
+        if kind in _RECORD_KINDS:
+            for field in schema.get("fields", []):
+                _collect_named_types(field.get("type"), full_name.rpartition(".")[0], found)
+    elif kind == "array":
+        _collect_named_types(schema.get("items"), namespace, found)
+    elif kind == "map":
+        _collect_named_types(schema.get("values"), namespace, found)
+
+
+def _inline_references(schema: Any, available: dict[str, dict[str, Any]]) -> Any:
+    """Return a copy of ``schema`` in which the first use of each type of ``available`` is its definition.
+
+    Avro requires a named type to be defined before, or where, it is first used, in
+    depth-first order. Later uses stay references by full name.
+    """
+    return _inline(schema, "", available, set())
+
+
+def _inline(schema: Any, namespace: str, available: dict[str, dict[str, Any]], defined: set[str]) -> Any:
+    if isinstance(schema, list):
+        return [_inline(branch, namespace, available, defined) for branch in schema]
+
+    if isinstance(schema, str):
+        if schema in _PRIMITIVES:
+            return schema
+        full_name = _full_name(schema, namespace)
+        if full_name in defined or full_name not in available:
+            # An unknown name stays as it is, so that fastavro reports it.
+            return schema
+        # A copied definition carries its full name, because the namespace around it may differ.
+        definition = {**available[full_name], "name": full_name}
+        definition.pop("namespace", None)
+        return _inline(definition, namespace, available, defined)
+
+    if not isinstance(schema, dict):
+        return schema
+
+    kind = schema.get("type")
+    if kind in _NAMED_KINDS:
+        full_name = _named_full_name(schema, namespace)
+        if full_name in defined:
+            return full_name
+        defined.add(full_name)
+        if kind not in _RECORD_KINDS:
+            return dict(schema)
+        inner = full_name.rpartition(".")[0]
+        fields = [
+            {**field, "type": _inline(field.get("type"), inner, available, defined)}
+            for field in schema.get("fields", [])
+        ]
+        return {**schema, "fields": fields}
+
+    if kind == "array":
+        return {**schema, "items": _inline(schema.get("items"), namespace, available, defined)}
+    if kind == "map":
+        return {**schema, "values": _inline(schema.get("values"), namespace, available, defined)}
+    return schema
