@@ -36,3 +36,11 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+
+# Tools for the deployment tests in tests/deploy: promtool and the prometheus
+# server (Debian's prometheus package) and docker-compose for `config`. Needs
+# root and Debian's package lists; the tests skip with a reason without them.
+.PHONY: deploy-tools
+deploy-tools:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus docker-compose
