@@ -14,7 +14,8 @@ import orjson
 from stream import __version__
 from stream.errors import ConfigError, EqlStreamError
 from stream.logging_setup import configure_logging
-from stream.replay import ReplaySummary, replay_stream
+from stream.codecs.avro_codec import is_object_container
+from stream.replay import ReplaySummary, replay_object_container, replay_stream
 from stream.ruleset import RuleReport, load_rule_set
 
 logger = logging.getLogger("stream.cli")
@@ -52,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay",
         help="evaluate NDJSON events from files or standard input",
-        description="Read NDJSON events from files (or standard input when none or '-' is given) and write one alert per line as JSON to standard output.",
+        description=(
+            "Read events from NDJSON files or Avro Object Container Files (detected by their header), or NDJSON "
+            "from standard input when no file or '-' is given, and write one alert per line as JSON to standard output."
+        ),
     )
     _add_rule_arguments(replay)
     replay.add_argument("--strict", action="store_true", help="exit 1 without reading input if any rule fails to load or compile")
@@ -126,7 +130,10 @@ def run_replay(arguments: argparse.Namespace) -> int:
             continue
         try:
             with open(name, "rb") as handle:
-                replay_stream(rule_set, handle, name, output, errors, summary)
+                if is_object_container(handle.peek(4)[:4]):
+                    replay_object_container(rule_set, handle, name, output, errors, summary)
+                else:
+                    replay_stream(rule_set, handle, name, output, errors, summary)
         except OSError as exc:
             sys.stderr.write(f"eql-stream: cannot read {name}: {exc.strerror}\n")
             return EXIT_FAILED

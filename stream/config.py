@@ -145,6 +145,15 @@ def _check_broker_address(address: str) -> None:
 
 TopicName = Annotated[str, AfterValidator(_check_topic_name)]
 RulePath = Annotated[Path, AfterValidator(_check_rule_path)]
+
+
+def _check_schema_path(path: Path) -> Path:
+    if not path.is_file():
+        raise ValueError("no such file; give the .avsc file of the producers' writer schema")
+    return path
+
+
+SchemaPath = Annotated[Path, AfterValidator(_check_schema_path)]
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
@@ -283,6 +292,11 @@ class ServiceSettings(BaseSettings):
     strict: bool = False
     prefilter: bool = True
     workers: int = Field(default=1, ge=1, le=64)
+    input_format: Literal["json", "avro"] = "json"
+    output_format: Literal["json", "avro"] = "json"
+    input_schema: SchemaPath | None = None
+    schema_registry_url: str | None = None
+    schema_registry_auth: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -345,6 +359,24 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_formats(self) -> Self:
+        """Require a writer schema or a Schema Registry for Avro input."""
+        if self.input_format == "avro" and self.input_schema is None and not self.schema_registry_url:
+            raise ValueError(
+                "--input-format avro needs --input-schema FILE (plain Avro) "
+                "or --schema-registry-url URL (Schema Registry framed Avro)"
+            )
+        if self.input_schema is not None and self.input_format != "avro":
+            raise ValueError("--input-schema is only used with --input-format avro")
+        return self
+
+    def registry_config(self) -> dict[str, str]:
+        """Return the Schema Registry client settings other than the URL (secrets in clear)."""
+        if self.schema_registry_auth is None:
+            return {}
+        return {"basic.auth.credentials.source": "USER_INFO", "basic.auth.user.info": self.schema_registry_auth.get_secret_value()}
 
     @model_validator(mode="after")
     def _check_topic_roles(self) -> Self:
@@ -520,6 +552,31 @@ _OPTIONS: tuple[_Option, ...] = (
         "workers", "--workers",
         "Worker processes, each with its own consumer in the group, 1 to 64",
         metavar="COUNT",
+    ),
+    _Option(
+        "input_format", "--input-format",
+        "Encoding of input messages: json, or avro (needs --input-schema or --schema-registry-url)",
+        metavar="FORMAT",
+    ),
+    _Option(
+        "output_format", "--output-format",
+        "Encoding of alerts: json, or avro (framed for the registry when --schema-registry-url is set)",
+        metavar="FORMAT",
+    ),
+    _Option(
+        "input_schema", "--input-schema",
+        "Avro writer schema (.avsc) of plain, unframed Avro input messages",
+        metavar="FILE", default_text="none",
+    ),
+    _Option(
+        "schema_registry_url", "--schema-registry-url",
+        "Schema Registry URL for framed Avro input and output (mock://NAME is an in-memory registry)",
+        metavar="URL", default_text="none",
+    ),
+    _Option(
+        "schema_registry_auth", "--schema-registry-auth",
+        "Schema Registry basic authentication as USER:PASSWORD",
+        metavar="USER:PASSWORD", default_text="none",
     ),
 )  # fmt: skip
 

@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 
 from stream import __version__
 from stream.alerts import SourceRef
-from stream.codecs.json_codec import decode_event, encode_alert
+from stream.codecs.selection import build_codecs
 from stream.config import ServiceSettings
 from stream.errors import ConfigError, DecodeError, KafkaServiceError, RuleEvaluationError
 from stream.health import HealthState
@@ -149,6 +149,7 @@ class DetectionService:
         self._stop_reason: str | None = None
         self._fatal_error: str | None = None
         self._tracker = DeliveryTracker()
+        self._codecs = build_codecs(settings)
         self._prefilter = Prefilter(c.query.necessary_literals for c in rule_set.rules) if settings.prefilter else None
         self._prefiltered: Counter[str] = Counter()
         self._end_tracker: EndTracker | None = None
@@ -283,14 +284,15 @@ class DetectionService:
         dead_letters: Counter[str] = Counter()
 
         prefilter = self._prefilter
+        may_skip = self._codecs.may_skip
         for message in messages:
             topic = message.topic()
             consumed[topic] += 1
             if prefilter is not None:
                 value = message.value()
-                # Only a payload shaped like a JSON object may be skipped, so that
-                # garbage, arrays and truncated documents still reach the dead-letter topic.
-                if value is not None and _looks_like_json_object(value) and not prefilter.may_match(value):
+                # Only a payload that looks well-formed may be skipped, so that garbage,
+                # arrays and truncated documents still reach the dead-letter topic.
+                if value is not None and may_skip(value) and not prefilter.may_match(value):
                     self._prefiltered[topic] += 1
                     continue
             self._handle_message(message, alerts_by_rule, dead_letters)
@@ -308,7 +310,7 @@ class DetectionService:
             value = message.value()
             if value is None:
                 raise DecodeError("invalid_json", "the message has no value (a tombstone); an event must be a JSON object")
-            event = decode_event(value)
+            event = self._codecs.decode(value)
             alerts = self._rules.alerts_for(event, SourceRef.kafka(topic, partition, offset))
         except DecodeError as exc:
             self._dead_letter(message, exc.reason, exc.message)
@@ -333,7 +335,7 @@ class DetectionService:
             self._produce(
                 self._settings.output_topic,
                 alert["kibana.alert.uuid"],
-                encode_alert(alert),
+                self._codecs.encode_alert(alert),
                 headers,
                 tracker_callback=self._tracker.callback(topic, partition, offset, timestamp, True),
             )
@@ -484,10 +486,6 @@ class DetectionService:
         if now - self._last_error_log.get(error.code(), -1e9) >= 30.0:
             self._last_error_log[error.code()] = now
             logger.warning("Kafka client reports (will retry): %s", error)
-
-
-def _looks_like_json_object(payload: bytes) -> bool:
-    return payload[:1] == b"{" and payload.rstrip()[-1:] == b"}"
 
 
 def _describe_partitions(partitions: list[TopicPartition]) -> str:

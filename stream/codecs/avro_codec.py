@@ -114,6 +114,14 @@ class AvroEventDecoder:
         record = _read_record(body, writer, reader)
         return self._convert(record)
 
+    def has_known_schema(self, payload: bytes) -> bool:
+        """Return whether a framed ``payload`` names a schema id this decoder has already read.
+
+        The prefilter skips only such payloads, so that a message with an
+        unknown or invalid schema id is always decoded and dead-lettered.
+        """
+        return len(payload) > 5 and payload[0] == 0 and int.from_bytes(payload[1:5], "big") in self._by_id
+
     def _for_schema_id(self, schema_id: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
         arguments = self._by_id.get(schema_id)
         if arguments is None:

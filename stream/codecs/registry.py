@@ -42,14 +42,25 @@ def make_registry_client(url: str, **config: Any) -> SchemaRegistryClient:
     """Create a Schema Registry client for ``url``; ``mock://<name>`` gives an in-memory registry.
 
     ``config`` holds further client settings (such as ``basic.auth.user.info``).
+    Every call with the same ``mock://`` URL in one process returns the same
+    client, so a producer and the service in one process (as in tests) share
+    the registry's contents.
 
     Raises:
         ConfigError: the URL or a setting is invalid.
     """
+    if url.startswith("mock://") and url in _MOCK_CLIENTS:
+        return _MOCK_CLIENTS[url]
     try:
-        return SchemaRegistryClient.new_client({"url": url, **config})
+        client = SchemaRegistryClient.new_client({"url": url, **config})
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"invalid Schema Registry settings for {url!r}: {exc}") from exc
+    if url.startswith("mock://"):
+        _MOCK_CLIENTS[url] = client
+    return client
+
+
+_MOCK_CLIENTS: dict[str, SchemaRegistryClient] = {}
 
 
 def topic_subject(topic: str) -> str:
