@@ -244,7 +244,8 @@ class DetectionService:
                 self._commit("periodic")
                 last_commit = time.monotonic()
 
-            if self._end_tracker is not None and self._reached_end():
+            # Checked only when the consumer has caught up, because it asks librdkafka for positions.
+            if self._end_tracker is not None and not messages and self._reached_end():
                 self.request_stop("reached the end offsets found at start (--until-end)")
 
     def _shutdown(self) -> None:
@@ -260,15 +261,12 @@ class DetectionService:
     # Batches ------------------------------------------------------------------
 
     def _split_partition_events(self, messages: list[Message]) -> list[Message]:
-        """Return the data messages; handle end-of-partition markers and errors."""
+        """Return the data messages; handle consumer errors."""
         events = []
         for message in messages:
             error = message.error()
             if error is None:
                 events.append(message)
-            elif error.code() == KafkaError._PARTITION_EOF:
-                if self._end_tracker is not None:
-                    self._end_tracker.record((message.topic(), message.partition()), message.offset())
             elif error.fatal():
                 self._fatal_error = f"consumer error: {error}"
             else:
@@ -448,18 +446,42 @@ class DetectionService:
         logger.debug("committed offsets (%s): %s", trigger, committed)
 
     def _reached_end(self) -> bool:
+        """Return whether every assigned partition is processed up to its end offset found at start.
+
+        The consumer's position also counts, because it moves past offsets that
+        hold no message (transaction markers, compacted records), and so does
+        the committed offset of a partition that had nothing left to read.
+        """
         assert self._end_tracker is not None
         try:
             assignment = self._consumer.assignment()
+            positions = self._consumer.position(assignment) if assignment else []
         except KafkaException:
             return False
+        for partition in positions:
+            if partition.offset >= 0:
+                self._end_tracker.record((partition.topic, partition.partition), partition.offset)
         return self._end_tracker.is_done((tp.topic, tp.partition) for tp in assignment)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         logger.info("partitions assigned: %s", _describe_partitions(partitions))
         self._metrics.rebalances.labels(kind="assign").inc()
+        if self._end_tracker is not None and partitions:
+            self._record_committed_offsets(consumer, partitions)
         if partitions:
             self._health.set_ready(True)
+
+    def _record_committed_offsets(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Count a partition's committed offset as processed, for ``--until-end``."""
+        assert self._end_tracker is not None
+        try:
+            committed = consumer.committed(partitions, timeout=30)
+        except KafkaException as exc:
+            logger.warning("could not read committed offsets of %s: %s", _describe_partitions(partitions), exc)
+            return
+        for partition in committed:
+            if partition.offset >= 0:
+                self._end_tracker.record((partition.topic, partition.partition), partition.offset)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Every consumed message is fully handled before the next consume call,

@@ -12,7 +12,6 @@ from stream.logging_setup import LIBRDKAFKA_LOGGER
 _CONSUMER_OWNED = {
     "enable.auto.commit": False,
     "enable.auto.offset.store": False,
-    "enable.partition.eof": True,
 }
 _PRODUCER_OWNED = {
     "enable.idempotence": True,
