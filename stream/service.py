@@ -5,14 +5,16 @@ One loop, one batch at a time:
 1. consume up to ``batch_size`` messages;
 2. decode and evaluate each; produce its alerts to the output topic, or the
    unchanged message to its dead-letter topic when it cannot be decoded;
-3. flush the producer, so every record of the batch is acknowledged or failed;
-4. store the offsets of the batch, but in each partition never past the first
-   message with a failed record (at-least-once: that message is read again
-   after a restart);
-5. commit stored offsets periodically, on partition revocation and at shutdown.
+3. serve delivery reports without waiting for them, and store, per partition,
+   the offset after the longest run of messages whose records are all
+   acknowledged (at-least-once: no stored offset passes an unacknowledged or
+   failed record, so such a message is read again after a restart);
+4. commit stored offsets periodically; on partition revocation and at shutdown,
+   first wait for every delivery, then store and commit.
 
-A failed delivery stops the service with a non-zero exit after committing what
-is safe, because librdkafka has already retried it for ``message.timeout.ms``.
+Deliveries overlap with the next batches instead of blocking each batch. A
+failed delivery stops the service with a non-zero exit after committing what is
+safe, because librdkafka has already retried it for ``message.timeout.ms``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from stream.errors import ConfigError, DecodeError, KafkaServiceError, RuleEvalu
 from stream.health import HealthState
 from stream.kafka.clients import consumer_config, producer_config
 from stream.kafka.delivery import DeliveryTracker
+from stream.kafka.offsets import OffsetTracker
 from stream.kafka.end_offsets import EndTracker, find_end_offsets
 from stream.metrics import Metrics
 from stream.metrics_server import start_metrics_server
@@ -148,7 +151,8 @@ class DetectionService:
         self._health = health
         self._stop_reason: str | None = None
         self._fatal_error: str | None = None
-        self._tracker = DeliveryTracker()
+        self._offsets = OffsetTracker()
+        self._tracker = DeliveryTracker(self._offsets)
         self._codecs = build_codecs(settings)
         self._prefilter = Prefilter(c.query.necessary_literals for c in rule_set.rules) if settings.prefilter else None
         self._prefiltered: Counter[str] = Counter()
@@ -239,6 +243,9 @@ class DetectionService:
             events = self._split_partition_events(messages)
             if events:
                 self._process_batch(events)
+            else:
+                self._producer.poll(0)
+                self._store_ready_offsets()
 
             if time.monotonic() - last_commit >= settings.commit_interval:
                 self._commit("periodic")
@@ -250,9 +257,7 @@ class DetectionService:
 
     def _shutdown(self) -> None:
         self._health.set_ready(False, "stopping")
-        remaining = self._producer.flush(self._settings.shutdown_timeout)
-        if remaining:
-            logger.error("%d records were still undelivered after %.0f s; their offsets are not committed", remaining, self._settings.shutdown_timeout)
+        self._wait_for_deliveries(self._settings.shutdown_timeout)
         # Stored offsets only ever cover acknowledged records, so they are safe to commit even after a failure.
         self._commit("shutdown")
         self._consumer.close()
@@ -275,17 +280,17 @@ class DetectionService:
 
     def _process_batch(self, messages: list[Message]) -> None:
         started = time.perf_counter()
-        tracker = self._tracker
-        tracker.reset()
         consumed: Counter[str] = Counter()
         alerts_by_rule: Counter[str] = Counter()
         dead_letters: Counter[str] = Counter()
 
         prefilter = self._prefilter
         may_skip = self._codecs.may_skip
+        add_message = self._offsets.add
         for message in messages:
             topic = message.topic()
             consumed[topic] += 1
+            add_message((topic, message.partition()), message.offset(), 0)
             if prefilter is not None:
                 value = message.value()
                 # Only a payload that looks well-formed may be skipped, so that garbage,
@@ -295,8 +300,8 @@ class DetectionService:
                     continue
             self._handle_message(message, alerts_by_rule, dead_letters)
 
-        self._wait_for_deliveries()
-        self._store_offsets(messages)
+        self._producer.poll(0)
+        self._store_ready_offsets()
         self._record_batch_metrics(len(messages), consumed, alerts_by_rule, dead_letters, started)
 
     def _handle_message(self, message: Message, alerts_by_rule: Counter[str], dead_letters: Counter[str]) -> None:
@@ -331,6 +336,7 @@ class DetectionService:
                 (HEADER_SOURCE_OFFSET, str(offset)),
             ]
             self._produce(
+                message,
                 self._settings.output_topic,
                 alert["kibana.alert.uuid"],
                 self._codecs.encode_alert(alert),
@@ -350,6 +356,7 @@ class DetectionService:
             (HEADER_SOURCE_OFFSET, str(offset)),
         ]
         self._produce(
+            message,
             self._settings.dead_letter_topic_for(topic),
             message.key(),
             message.value(),
@@ -357,7 +364,16 @@ class DetectionService:
             tracker_callback=self._tracker.callback(topic, partition, offset, None, False),
         )
 
-    def _produce(self, topic: str, key: Any, value: Any, headers: list[tuple[str, Any]], tracker_callback: Callable[..., None]) -> None:
+    def _produce(
+        self,
+        source: Message,
+        topic: str,
+        key: Any,
+        value: Any,
+        headers: list[tuple[str, Any]],
+        tracker_callback: Callable[..., None],
+    ) -> None:
+        self._offsets.add_record((source.topic(), source.partition()), source.offset())
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=tracker_callback)
@@ -366,45 +382,41 @@ class DetectionService:
                 # The local queue is full: serve delivery reports to make room, then retry.
                 self._producer.poll(0.1)
 
-    def _wait_for_deliveries(self) -> None:
-        deadline = time.monotonic() + max(self._settings.shutdown_timeout, 60.0)
-        while self._tracker.pending > 0:
-            self._producer.flush(1.0)
-            self._health.beat()
-            if self._tracker.pending > 0 and time.monotonic() > deadline:
-                self._fatal_error = f"{self._tracker.pending} records were not acknowledged in time"
-                return
+    def _store_ready_offsets(self) -> None:
+        """Store the offsets that every delivery report so far allows; stop on a failed delivery.
 
-    def _store_offsets(self, messages: list[Message]) -> None:
-        """Store, per partition, the offset after the last message whose records were all acknowledged."""
-        failed_from: dict[tuple[str, int], int] = {}
-        for failure in self._tracker.failures:
-            key = (failure.source_topic, failure.source_partition)
-            failed_from[key] = min(failed_from.get(key, failure.source_offset), failure.source_offset)
+        Also records the latency of every alert acknowledged since the last call.
+        """
+        acknowledged_at = time.time()
+        for timestamp_ms in self._tracker.take_alert_timestamps():
+            self._metrics.observe_alert_latency(timestamp_ms, acknowledged_at)
+
+        failures = self._tracker.take_failures()
+        for failure in failures:
             logger.error(
                 "delivery to %s failed for source %s/%d/%d: %s",
                 failure.topic, failure.source_topic, failure.source_partition, failure.source_offset, failure.error,
             )
-        if self._tracker.failures:
-            kinds = Counter("dead_letter" if t.topic != self._settings.output_topic else "alerts" for t in self._tracker.failures)
+        if failures:
+            kinds = Counter("alerts" if failure.topic == self._settings.output_topic else "dead_letter" for failure in failures)
             for kind, count in kinds.items():
                 self._metrics.produce_errors.labels(topic_kind=kind).inc(count)
-            self._fatal_error = f"{len(self._tracker.failures)} records could not be delivered"
+            self._fatal_error = f"{len(failures)} records could not be delivered"
 
-        next_offsets: dict[tuple[str, int], int] = {}
-        for message in messages:
-            key = (message.topic(), message.partition())
-            offset = message.offset()
-            if key in failed_from and offset >= failed_from[key]:
-                continue
-            next_offsets[key] = max(next_offsets.get(key, 0), offset + 1)
-
-        if not next_offsets:
+        ready = self._offsets.take_ready()
+        if not ready:
             return
-        self._consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()])
+        self._consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in ready.items()])
         if self._end_tracker is not None:
-            for key, offset in next_offsets.items():
+            for key, offset in ready.items():
                 self._end_tracker.record(key, offset)
+
+    def _wait_for_deliveries(self, timeout: float) -> None:
+        """Serve delivery reports until none is outstanding or ``timeout`` seconds passed, then store offsets."""
+        remaining = self._producer.flush(timeout)
+        if remaining:
+            logger.error("%d records were still undelivered after %.0f s; their offsets are not stored", remaining, timeout)
+        self._store_ready_offsets()
 
     def _record_batch_metrics(
         self,
@@ -424,9 +436,6 @@ class DetectionService:
             metrics.alerts_produced.labels(rule_id=rule_id).inc(count)
         for reason, count in dead_letters.items():
             metrics.count_dead_letter(reason, count)
-        acknowledged_at = time.time()
-        for timestamp_ms in self._tracker.acknowledged_alert_timestamps:
-            metrics.observe_alert_latency(timestamp_ms, acknowledged_at)
         metrics.batch_size.observe(size)
         metrics.batch_duration.observe(time.perf_counter() - started)
 
@@ -484,11 +493,13 @@ class DetectionService:
                 self._end_tracker.record((partition.topic, partition.partition), partition.offset)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Every consumed message is fully handled before the next consume call,
-        # so the stored offsets are safe to commit before the partitions go.
+        # Wait for the deliveries of everything consumed so far, so that the
+        # new owner of these partitions starts after the last message handled here.
         logger.info("partitions revoked: %s", _describe_partitions(partitions))
         self._metrics.rebalances.labels(kind="revoke").inc()
+        self._wait_for_deliveries(self._settings.shutdown_timeout)
         self._commit("revocation")
+        self._offsets.forget([(tp.topic, tp.partition) for tp in partitions])
         self._health.set_ready(False, "partitions revoked, waiting for a new assignment")
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -1,9 +1,12 @@
-"""Tracking of produced records until the broker acknowledges them."""
+"""Delivery reports of produced records, fed into the offset tracker."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from stream.kafka.offsets import OffsetTracker
 
 
 @dataclass(slots=True)
@@ -19,34 +22,42 @@ class DeliveryFailure:
 
 @dataclass(slots=True)
 class DeliveryTracker:
-    """Counts the records of one batch and collects delivery failures.
+    """Builds delivery callbacks that acknowledge records in an :class:`OffsetTracker`.
 
-    The producer calls :meth:`on_delivery` from ``poll``/``flush`` on the
-    calling thread, so no lock is needed.
+    The producer calls the callbacks from ``poll``/``flush`` on the calling
+    thread, so no lock is needed.
     """
 
-    pending: int = 0
+    offsets: OffsetTracker
     failures: list[DeliveryFailure] = field(default_factory=list)
-    # Timestamps (ms) of the source messages of acknowledged alerts, for the latency histogram.
+    # Source timestamps (ms) of acknowledged alerts, for the latency histogram.
     acknowledged_alert_timestamps: list[int] = field(default_factory=list)
 
-    def callback(self, source_topic: str, source_partition: int, source_offset: int, timestamp_ms: int | None, is_alert: bool):  # type: ignore[no-untyped-def]
-        """Return the delivery callback for one record."""
-        self.pending += 1
+    def callback(
+        self, source_topic: str, source_partition: int, source_offset: int, timestamp_ms: int | None, is_alert: bool
+    ) -> Callable[[Any, Any], None]:
+        """Return the delivery callback for one record produced for the given source message."""
+        key = (source_topic, source_partition)
 
         def on_delivery(error: Any, message: Any) -> None:
-            self.pending -= 1
             if error is not None:
+                self.offsets.fail(key, source_offset)
                 self.failures.append(
                     DeliveryFailure(message.topic(), source_topic, source_partition, source_offset, str(error))
                 )
-            elif is_alert and timestamp_ms is not None:
+                return
+            self.offsets.acknowledge(key, source_offset)
+            if is_alert and timestamp_ms is not None:
                 self.acknowledged_alert_timestamps.append(timestamp_ms)
 
         return on_delivery
 
-    def reset(self) -> None:
-        """Forget the previous batch."""
-        self.pending = 0
-        self.failures.clear()
-        self.acknowledged_alert_timestamps.clear()
+    def take_failures(self) -> list[DeliveryFailure]:
+        """Return and forget the failures reported since the last call."""
+        failures, self.failures = self.failures, []
+        return failures
+
+    def take_alert_timestamps(self) -> list[int]:
+        """Return and forget the timestamps of alerts acknowledged since the last call."""
+        timestamps, self.acknowledged_alert_timestamps = self.acknowledged_alert_timestamps, []
+        return timestamps

@@ -111,13 +111,19 @@ def test_run_metrics_count_what_was_sent(kafka_bootstrap, service_topics_factory
     try:
         produce(kafka_bootstrap, input_topic, [*(orjson.dumps(event) for event, _ in corpus), *bad], partitions=2)
         consumed_key = ("eql_stream_events_consumed_total", (("topic", input_topic),))
+        expected_alerts = sum(1 for _, should_alert in corpus if should_alert)
+        latency_key = ("eql_stream_alert_latency_seconds_count", ())
         wait_for(
             lambda: scrape_metrics(service.metrics_url).get(consumed_key) == len(corpus) + len(bad),
             what="all messages consumed",
         )
+        # Deliveries are acknowledged after their batch, so latencies arrive a little later.
+        wait_for(
+            lambda: scrape_metrics(service.metrics_url).get(latency_key) == expected_alerts,
+            what="every alert acknowledged",
+        )
 
         samples = scrape_metrics(service.metrics_url)
-        expected_alerts = sum(1 for _, should_alert in corpus if should_alert)
         assert samples[("eql_stream_alerts_produced_total", (("rule_id", SHIPPED_RULE_ID),))] == expected_alerts
         assert samples[("eql_stream_events_dead_lettered_total", (("reason", "invalid_json"),))] == 1
         assert samples[("eql_stream_events_dead_lettered_total", (("reason", "not_an_object"),))] == 1

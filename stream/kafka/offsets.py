@@ -1,0 +1,69 @@
+"""Offsets that are safe to commit: a message counts only once all its records are acknowledged."""
+
+from __future__ import annotations
+
+from collections import deque
+
+PartitionKey = tuple[str, int]
+
+
+class OffsetTracker:
+    """Tracks, per partition, consumed messages whose produced records are still in flight.
+
+    Messages are added in consumption order with the number of records produced
+    for them (alerts and dead letters). :meth:`take_ready` returns, per
+    partition, the offset after the longest prefix of fully acknowledged
+    messages, which is the offset to store. A failed record blocks its
+    partition at that message for good.
+    """
+
+    def __init__(self) -> None:
+        self._order: dict[PartitionKey, deque[int]] = {}
+        self._remaining: dict[PartitionKey, dict[int, int]] = {}
+        self._blocked: dict[PartitionKey, int] = {}
+
+    def add(self, key: PartitionKey, offset: int, records: int) -> None:
+        """Record a consumed message and the number of records produced for it."""
+        order = self._order.get(key)
+        if order is None:
+            order = self._order[key] = deque()
+            self._remaining[key] = {}
+        order.append(offset)
+        self._remaining[key][offset] = records
+
+    def add_record(self, key: PartitionKey, offset: int) -> None:
+        """Note one more record produced for the message at ``offset`` (call before producing it)."""
+        self._remaining[key][offset] += 1
+
+    def acknowledge(self, key: PartitionKey, offset: int) -> None:
+        """Note that one record of the message at ``offset`` was acknowledged."""
+        remaining = self._remaining.get(key)
+        if remaining is not None and offset in remaining:
+            remaining[offset] -= 1
+
+    def fail(self, key: PartitionKey, offset: int) -> None:
+        """Note that a record of the message at ``offset`` failed; the partition stops there."""
+        self._blocked[key] = min(offset, self._blocked.get(key, offset))
+
+    def take_ready(self) -> dict[PartitionKey, int]:
+        """Return the next offset to store for each partition that advanced since the last call."""
+        ready: dict[PartitionKey, int] = {}
+        for key, order in self._order.items():
+            remaining = self._remaining[key]
+            blocked_at = self._blocked.get(key)
+            while order and remaining[order[0]] <= 0 and (blocked_at is None or order[0] < blocked_at):
+                offset = order.popleft()
+                del remaining[offset]
+                ready[key] = offset + 1
+        return ready
+
+    def in_flight(self) -> int:
+        """Return the number of messages not yet fully acknowledged."""
+        return sum(len(order) for order in self._order.values())
+
+    def forget(self, keys: list[PartitionKey]) -> None:
+        """Drop partitions that were revoked; their offsets are no longer ours to store."""
+        for key in keys:
+            self._order.pop(key, None)
+            self._remaining.pop(key, None)
+            self._blocked.pop(key, None)
