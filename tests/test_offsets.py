@@ -25,7 +25,7 @@ def test_offsets_wait_for_every_record() -> None:
     tracker.acknowledge(KEY, 5)
     second = tracker.take_ready()
 
-    assert first == {}
+    assert first == {KEY: 5}
     assert second == {KEY: 6}
 
 
@@ -40,7 +40,7 @@ def test_offsets_never_pass_pending_message() -> None:
     tracker.acknowledge(KEY, 1)
     after = tracker.take_ready()
 
-    assert before == {}
+    assert before == {KEY: 1}
     assert after == {KEY: 4}
 
 
@@ -65,7 +65,7 @@ def test_offsets_partitions_independent() -> None:
     tracker.add_record(KEY, 1)
     tracker.add(other, 7, 0)
 
-    assert tracker.take_ready() == {other: 8}
+    assert tracker.take_ready() == {KEY: 1, other: 8}
     assert tracker.in_flight() == 1
 
 
@@ -79,3 +79,12 @@ def test_offsets_forget_revoked_partition() -> None:
 
     assert tracker.take_ready() == {}
     assert tracker.in_flight() == 0
+
+
+def test_offsets_settled_messages_skip_queue() -> None:
+    tracker = OffsetTracker()
+    for offset in range(100):
+        tracker.add(KEY, offset, 0)
+
+    assert tracker.in_flight() == 0
+    assert tracker.take_ready() == {KEY: 100}

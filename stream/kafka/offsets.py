@@ -21,10 +21,16 @@ class OffsetTracker:
         self._order: dict[PartitionKey, deque[int]] = {}
         self._remaining: dict[PartitionKey, dict[int, int]] = {}
         self._blocked: dict[PartitionKey, int] = {}
+        # Offsets of partitions whose every consumed message is fully acknowledged.
+        self._settled: dict[PartitionKey, int] = {}
 
     def add(self, key: PartitionKey, offset: int, records: int) -> None:
         """Record a consumed message and the number of records produced for it."""
         order = self._order.get(key)
+        if records == 0 and not order and key not in self._blocked:
+            # Nothing in flight before it: the message is settled at once (the common case).
+            self._settled[key] = offset + 1
+            return
         if order is None:
             order = self._order[key] = deque()
             self._remaining[key] = {}
@@ -33,7 +39,15 @@ class OffsetTracker:
 
     def add_record(self, key: PartitionKey, offset: int) -> None:
         """Note one more record produced for the message at ``offset`` (call before producing it)."""
-        self._remaining[key][offset] += 1
+        remaining = self._remaining.get(key)
+        if remaining is not None and offset in remaining:
+            remaining[offset] += 1
+            return
+
+        # The message was settled when it was added: only the messages before it stay settled.
+        self._settled[key] = offset
+        self._order.setdefault(key, deque()).append(offset)
+        self._remaining.setdefault(key, {})[offset] = 1
 
     def acknowledge(self, key: PartitionKey, offset: int) -> None:
         """Note that one record of the message at ``offset`` was acknowledged."""
@@ -47,7 +61,8 @@ class OffsetTracker:
 
     def take_ready(self) -> dict[PartitionKey, int]:
         """Return the next offset to store for each partition that advanced since the last call."""
-        ready: dict[PartitionKey, int] = {}
+        ready = dict(self._settled)
+        self._settled.clear()
         for key, order in self._order.items():
             remaining = self._remaining[key]
             blocked_at = self._blocked.get(key)
@@ -67,3 +82,4 @@ class OffsetTracker:
             self._order.pop(key, None)
             self._remaining.pop(key, None)
             self._blocked.pop(key, None)
+            self._settled.pop(key, None)
