@@ -1,0 +1,280 @@
+"""Kafka helpers for the throughput benchmark: broker, topics, producing, raw consuming.
+
+The broker comes from ``scripts/kafka-local`` with a private state folder, so a
+benchmark run never touches a broker that someone else started. Everything
+else talks to the broker through confluent-kafka, the client the service uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+__all__ = [
+    "BrokerError",
+    "PacedProduceResult",
+    "RawConsumeResult",
+    "consume_raw",
+    "create_topics",
+    "produce_all",
+    "produce_paced",
+    "start_local_broker",
+    "stop_local_broker",
+]
+
+_log = logging.getLogger(__name__)
+
+_KAFKA_LOCAL_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "kafka-local"
+# Covers a cold Maven download of the broker jars plus the broker start.
+_BROKER_START_TIMEOUT_S = 600.0
+_BROKER_STOP_TIMEOUT_S = 60.0
+_TOPIC_READY_TIMEOUT_S = 30.0
+
+# Settings of the benchmark's own producers. lz4 is also the service's producer default,
+# so the consumers under test decompress what a typical pipeline sends them.
+_BULK_PRODUCER_CONFIG = {
+    "linger.ms": 20,
+    "batch.size": 1_000_000,
+    "compression.type": "lz4",
+    "queue.buffering.max.messages": 500_000,
+    "queue.buffering.max.kbytes": 1_048_576,
+    "acks": "all",
+}
+_PACED_PRODUCER_CONFIG = {"linger.ms": 1, "compression.type": "lz4", "acks": "all"}
+_PACED_TICK_S = 0.005
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be started or stopped, or a topic could not be created."""
+
+
+# Broker --------------------------------------------------------------------------------------------------------
+
+
+def start_local_broker(state_dir: Path) -> str:
+    """Start a broker with ``scripts/kafka-local start`` and return its bootstrap address.
+
+    ``state_dir`` is private to this run; pass the same folder to :func:`stop_local_broker`.
+
+    Raises:
+        BrokerError: the script failed; the message contains its output.
+    """
+    result = _run_kafka_local("start", state_dir, _BROKER_START_TIMEOUT_S)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        raise BrokerError(
+            f"scripts/kafka-local start failed with exit code {result.returncode}: "
+            f"{result.stderr.strip()} {result.stdout.strip()}"
+        )
+
+    return lines[-1].strip()
+
+
+def stop_local_broker(state_dir: Path) -> None:
+    """Stop the broker recorded in ``state_dir``; log a failure instead of raising it."""
+    result = _run_kafka_local("stop", state_dir, _BROKER_STOP_TIMEOUT_S)
+    if result.returncode != 0:
+        _log.error("scripts/kafka-local stop failed with exit code %d: %s", result.returncode, result.stderr.strip())
+
+
+def _run_kafka_local(command: str, state_dir: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    arguments = [sys.executable, str(_KAFKA_LOCAL_SCRIPT), command, "--state-dir", str(state_dir)]
+    return subprocess.run(arguments, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+# Topics --------------------------------------------------------------------------------------------------------
+
+
+def create_topics(
+    bootstrap: str, names: Sequence[str], partitions: int, config: Mapping[str, str] | None = None
+) -> None:
+    """Create ``names`` with ``partitions`` partitions each and wait until every partition has a leader.
+
+    Raises:
+        BrokerError: the broker rejected a topic, or its partitions had no leader after 30 s.
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    new_topics = [NewTopic(name, partitions, 1, config=dict(config or {})) for name in names]
+    for name, future in admin.create_topics(new_topics).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            raise BrokerError(f"cannot create topic {name!r} on {bootstrap}: {exc}") from exc
+
+    for name in names:
+        _wait_for_leaders(admin, name, partitions)
+
+
+def _wait_for_leaders(admin: AdminClient, topic: str, partitions: int) -> None:
+    deadline = time.monotonic() + _TOPIC_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        metadata = admin.list_topics(topic=topic, timeout=5).topics.get(topic)
+        if metadata is not None and metadata.error is None:
+            leaders = [partition.leader for partition in metadata.partitions.values()]
+            if len(leaders) == partitions and all(leader >= 0 for leader in leaders):
+                return
+        time.sleep(0.1)
+
+    raise BrokerError(f"topic {topic!r} had no leader for every partition after {_TOPIC_READY_TIMEOUT_S:g} s")
+
+
+# Producing -----------------------------------------------------------------------------------------------------
+
+
+def produce_all(bootstrap: str, topic: str, values: Iterable[bytes]) -> int:
+    """Produce every value to ``topic`` (no key, so partitions fill evenly) and return the count.
+
+    Raises:
+        BrokerError: a message was not acknowledged.
+    """
+    producer = Producer({"bootstrap.servers": bootstrap, **_BULK_PRODUCER_CONFIG})
+    failures: list[str] = []
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is not None and len(failures) < 5:
+            failures.append(str(error))
+
+    count = 0
+    for value in values:
+        _produce_with_backpressure(producer, topic, value, on_delivery)
+        count += 1
+
+    remaining = producer.flush(120)
+    if remaining or failures:
+        raise BrokerError(f"producing to {topic!r} failed: {remaining} undelivered, errors {failures}")
+
+    return count
+
+
+def _produce_with_backpressure(
+    producer: Producer, topic: str, value: bytes, on_delivery: Callable[[KafkaError | None, Message], None]
+) -> None:
+    while True:
+        try:
+            producer.produce(topic, value=value, on_delivery=on_delivery)
+            producer.poll(0)
+            return
+        except BufferError:
+            # The local queue is full: serve delivery reports to make room, then retry.
+            producer.poll(0.05)
+
+
+@dataclass
+class PacedProduceResult:
+    """Messages sent by :func:`produce_paced`.
+
+    ``timestamps_ms`` maps (partition, offset) to the Kafka create time in
+    milliseconds since the epoch, taken from the delivery reports.
+    """
+
+    sent: int
+    elapsed_s: float
+    timestamps_ms: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    @property
+    def rate_eps(self) -> float:
+        """Achieved send rate in messages per second."""
+        return self.sent / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+def produce_paced(bootstrap: str, topic: str, values: Sequence[bytes], rate_eps: float, duration_s: float) -> PacedProduceResult:
+    """Produce to ``topic`` at ``rate_eps`` messages per second for ``duration_s`` seconds.
+
+    Values are taken from ``values`` in order, starting again from the first
+    when they run out. Every 5 ms the producer sends the messages that are due
+    by then, so the rate is steady at that scale.
+
+    Raises:
+        BrokerError: a message was not acknowledged.
+    """
+    producer = Producer({"bootstrap.servers": bootstrap, **_PACED_PRODUCER_CONFIG})
+    result = PacedProduceResult(sent=0, elapsed_s=0.0)
+    failures: list[str] = []
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            failures.append(str(error))
+            return
+        result.timestamps_ms[(message.partition(), message.offset())] = message.timestamp()[1]
+
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < duration_s:
+        due = int(elapsed * rate_eps)
+        while result.sent < due:
+            _produce_with_backpressure(producer, topic, values[result.sent % len(values)], on_delivery)
+            result.sent += 1
+        time.sleep(_PACED_TICK_S)
+
+    result.elapsed_s = time.monotonic() - started
+    remaining = producer.flush(60)
+    if remaining or failures:
+        raise BrokerError(f"paced producing to {topic!r} failed: {remaining} undelivered, errors {failures[:5]}")
+
+    return result
+
+
+# Raw consuming -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawConsumeResult:
+    """Timing of one bare consumer pass.
+
+    ``total_s`` runs from the subscription to the last message, so it includes
+    the group join. ``steady_s`` runs from the end of the first non-empty
+    batch to the last message, and ``steady_messages`` counts the messages
+    read in that time.
+    """
+
+    messages: int
+    total_s: float
+    steady_messages: int
+    steady_s: float
+
+
+def consume_raw(bootstrap: str, topic: str, group_id: str, expected: int, timeout_s: float = 600.0) -> RawConsumeResult:
+    """Read ``expected`` messages from the start of ``topic`` with a fresh group and do nothing else.
+
+    This is the ceiling for any consumer in Python on this broker: one
+    ``consume(1000, 1.0)`` call per loop and a count of the messages that
+    carry no error.
+
+    Raises:
+        BrokerError: fewer than ``expected`` messages arrived within ``timeout_s`` seconds.
+    """
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": group_id, "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    )
+    consumer.subscribe([topic])
+    started = time.perf_counter()
+    first_at: float | None = None
+    first_count = 0
+    count = 0
+    try:
+        while count < expected:
+            if time.perf_counter() - started > timeout_s:
+                raise BrokerError(f"raw consumer read {count} of {expected} messages from {topic!r} in {timeout_s:g} s")
+            for message in consumer.consume(1000, 1.0):
+                if message.error() is None:
+                    count += 1
+            if first_at is None and count:
+                first_at = time.perf_counter()
+                first_count = count
+        finished = time.perf_counter()
+    finally:
+        consumer.close()
+
+    return RawConsumeResult(
+        messages=count,
+        total_s=finished - started,
+        steady_messages=count - first_count,
+        steady_s=finished - (first_at or started),
+    )

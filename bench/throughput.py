@@ -1,0 +1,967 @@
+"""Benchmark the detection service's throughput against the raw consume rate of the broker.
+
+Run from the repository root::
+
+    .venv/bin/python bench/throughput.py [--events N] [--partitions P] [--rounds R] [--json]
+        [--bootstrap-servers HOST:PORT] [--memory-run]
+
+Without ``--bootstrap-servers`` the script starts its own broker with
+``scripts/kafka-local`` in a temporary state folder and stops it at the end.
+
+Contenders, each in its own function and run in turn within each round (the
+starting one rotates from round to round):
+
+* raw: a bare confluent-kafka consumer that only counts messages;
+* ``eql-stream run --until-end`` on the JSON topic with 1 worker, with the
+  prefilter off (``--no-prefilter``) and with ``--workers 2``;
+* the same on an Avro copy of the topic (``--input-format avro``).
+
+A contender whose flag is missing from ``eql-stream run --help``, or whose
+Avro encoder cannot be imported, is reported as not available. Each service
+run is timed from process start to exit (``wall``) and from the service's
+metrics: ``eql_stream_events_consumed_total`` is scraped every 0.1 s, and the
+steady rate is the count gained between the first scrape that shows a
+consumed message and the last scrape, divided by the time between them. So
+start-up (rule compiling, group join) and shutdown are left out of it.
+
+After the rounds, the script measures alert latency at about half the best
+JSON rate. When the Elastic detection-rules folder exists, it measures
+throughput with 1, 10, 100 and all single-event ``process where`` rules. With
+``--memory-run`` it also records the resident memory over a 1,000,000-event run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer
+from prometheus_client.parser import text_string_to_metric_families
+
+# The script runs without installing the package, so the repository root goes on the import path.
+_REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+if str(_REPOSITORY_ROOT) not in sys.path:
+    sys.path.insert(0, str(_REPOSITORY_ROOT))
+
+from bench.events import generate_process_events  # noqa: E402
+from bench.kafka_setup import (  # noqa: E402
+    consume_raw,
+    create_topics,
+    produce_all,
+    produce_paced,
+    start_local_broker,
+    stop_local_broker,
+)
+
+# Targets, as fractions of the raw consume rate and absolute limits.
+MIN_JSON_RATIO = 0.60
+MIN_AVRO_RATIO = 0.40
+MIN_WORKERS2_SPEEDUP = 1.6
+MAX_P99_LATENCY_MS = 100.0
+MAX_PEAK_RSS_MB = 200.0
+
+DEFAULT_RULES_FOLDER = _REPOSITORY_ROOT.parent / "shared" / "data" / "elastic-rules"
+AVRO_SCHEMA_PATH = _REPOSITORY_ROOT / "schemas" / "process_event.avsc"
+RULE_COUNTS = (1, 10, 100)
+MEMORY_RUN_EVENTS = 1_000_000
+
+_SAMPLE_INTERVAL_S = 0.1
+_SERVICE_TIMEOUT_S = 1800.0
+_CONSUMED_METRIC = "eql_stream_events_consumed_total"
+_ALERTS_METRIC = "eql_stream_alerts_produced_total"
+_LATENCY_METRIC = "eql_stream_alert_latency_seconds"
+_READY_METRIC = "eql_stream_ready"
+_LISTENING_PATTERN = re.compile(r"listening on (http://\S+)")
+_LOADED_RULES_PATTERN = re.compile(r"loaded (\d+) rules")
+_FLAG_PATTERN = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
+_PROCESS_QUERY_PATTERN = re.compile(r"^\s*process\s+where\b", re.IGNORECASE)
+
+
+# Arguments and feature detection --------------------------------------------------------------------------------
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; argparse exits with status 2 on invalid input."""
+    parser = argparse.ArgumentParser(description="Measure eql-stream's throughput against a bare Kafka consumer.")
+    parser.add_argument("--events", type=_positive_int, default=200_000, help="events per topic (default: 200000)")
+    parser.add_argument("--partitions", type=_positive_int, default=4, help="partitions per input topic (default: 4)")
+    parser.add_argument("--rounds", type=_positive_int, default=2, help="interleaved rounds over all contenders; the best round counts (default: 2)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the event generator (default: 7)")
+    parser.add_argument("--bootstrap-servers", metavar="HOST:PORT", help="use this broker instead of starting one with scripts/kafka-local")
+    parser.add_argument("--latency-seconds", type=float, default=20.0, help="duration of the fixed-rate latency run in seconds (default: 20)")
+    parser.add_argument("--rule-events", type=_positive_int, default=20_000, help="events in the topic of the rule-count runs, at most --events (default: 20000)")
+    parser.add_argument("--rules-folder", type=Path, default=DEFAULT_RULES_FOLDER, help="Elastic detection-rules checkout for the rule-count runs (default: ../shared/data/elastic-rules)")
+    parser.add_argument("--memory-run", action="store_true", help="also run the service over 1000000 events and report its resident memory over time")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object on the last line")
+    return parser.parse_args(argv)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {value}: use 1 or more")
+    return value
+
+
+def available_run_flags(help_text: str) -> frozenset[str]:
+    """Return every long option (``--workers``, ``--no-prefilter``) named in ``eql-stream run --help`` output."""
+    return frozenset(_FLAG_PATTERN.findall(help_text))
+
+
+def read_run_flags() -> frozenset[str]:
+    """Run ``eql-stream run --help`` with this interpreter and return its long options."""
+    result = subprocess.run(
+        [sys.executable, "-m", "stream.cli", "run", "--help"], capture_output=True, text=True, timeout=120, check=False
+    )
+    return available_run_flags(result.stdout)
+
+
+# Metrics text ----------------------------------------------------------------------------------------------------
+
+
+def metric_total(text: str, family: str) -> float:
+    """Return the sum of every sample of ``family`` (a counter's name without ``_total`` works too)."""
+    base = family.removesuffix("_total")
+    total = 0.0
+    for metric in text_string_to_metric_families(text):
+        if metric.name != base:
+            continue
+        for sample in metric.samples:
+            if sample.name in (family, base):
+                total += sample.value
+    return total
+
+
+def histogram_buckets(text: str, family: str) -> list[tuple[float, float]]:
+    """Return the cumulative buckets of histogram ``family`` as (upper bound, count), summed over label sets."""
+    counts: dict[float, float] = {}
+    for metric in text_string_to_metric_families(text):
+        if metric.name != family:
+            continue
+        for sample in metric.samples:
+            if sample.name == f"{family}_bucket":
+                bound = float(sample.labels["le"])
+                counts[bound] = counts.get(bound, 0.0) + sample.value
+    return sorted(counts.items())
+
+
+def histogram_quantile(quantile: float, buckets: Sequence[tuple[float, float]]) -> float | None:
+    """Estimate a quantile from cumulative buckets the way Prometheus' ``histogram_quantile`` does.
+
+    The value is interpolated linearly inside the bucket that contains the
+    rank, with 0 as the lower bound of the first bucket. A rank in the
+    ``+Inf`` bucket returns the highest finite bound. Returns None when the
+    histogram is empty.
+    """
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+
+    rank = quantile * buckets[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
+    for upper_bound, count in buckets:
+        if count >= rank:
+            if upper_bound == float("inf"):
+                return lower_bound
+            if count == lower_count:
+                return upper_bound
+            return lower_bound + (upper_bound - lower_bound) * (rank - lower_count) / (count - lower_count)
+        lower_bound, lower_count = upper_bound, count
+
+    return lower_bound
+
+
+def percentile(values: Sequence[float], quantile: float) -> float | None:
+    """Return the nearest-rank percentile of ``values`` (``quantile`` from 0 to 1), or None when empty."""
+    if not values:
+        return None
+
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, int(quantile * len(ordered) + 0.999999) - 1))
+    return ordered[index]
+
+
+# Process sampling ----------------------------------------------------------------------------------------------
+
+
+def _child_pids(root: int) -> list[int]:
+    """Return ``root`` and all its descendants, found by scanning /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # The command name in brackets may contain spaces, so fields are counted after its closing bracket.
+        parent = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        parents.setdefault(parent, []).append(int(entry.name))
+
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(parents.get(pid, []))
+    return found
+
+
+def _memory_mb(pid: int) -> tuple[float, float] | None:
+    """Return (VmRSS, VmHWM) of ``pid`` in MiB, or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            fields = dict(line.split(":", 1) for line in handle if ":" in line)
+    except OSError:
+        return None
+    if "VmRSS" not in fields or "VmHWM" not in fields:
+        return None
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+# Service runs ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ServiceSample:
+    """One sample of a running service: seconds since start, consumed events, summed RSS in MiB."""
+
+    elapsed_s: float
+    consumed: float | None
+    rss_mb: float
+
+
+@dataclass
+class ServiceRun:
+    """A running ``eql-stream run`` process with a thread that samples its metrics and memory."""
+
+    command: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes]
+    started: float
+    samples: list[ServiceSample] = field(default_factory=list)
+    peak_rss_mb: dict[int, float] = field(default_factory=dict)
+    metrics_text: str = ""
+    exit_code: int | None = None
+    wall_s: float = 0.0
+    _urls: list[str] = field(default_factory=list)
+    _stop_sampling: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, arguments: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> ServiceRun:
+        """Start ``python -m stream.cli run ARGUMENTS`` with its log written to ``log_path``."""
+        command = [sys.executable, "-m", "stream.cli", "run", *arguments]
+        with open(log_path, "wb") as log_file:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=_REPOSITORY_ROOT, env=env
+            )
+        run = cls(command=command, log_path=log_path, process=process, started=started)
+        run._thread = threading.Thread(target=run._sample_until_exit, name="service-sampler", daemon=True)
+        run._thread.start()
+        return run
+
+    def wait(self, timeout_s: float = _SERVICE_TIMEOUT_S) -> int:
+        """Wait for the process to exit and return its exit code; kill it after ``timeout_s`` seconds."""
+        try:
+            self.exit_code = self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.exit_code = self.process.wait()
+        self.wall_s = time.perf_counter() - self.started
+        self._stop_sampling.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self.exit_code
+
+    def stop(self) -> int:
+        """Send SIGTERM, as an orchestrator would, and wait for the exit."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.wait(60.0)
+
+    def log_text(self) -> str:
+        """Return the service's log output so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def latest_consumed(self) -> float | None:
+        """Return the consumed-event count of the latest scrape, or None before the first."""
+        for sample in reversed(self.samples):
+            if sample.consumed is not None:
+                return sample.consumed
+        return None
+
+    def _sample_until_exit(self) -> None:
+        while not self._stop_sampling.is_set() and self.process.poll() is None:
+            self._take_sample()
+            self._stop_sampling.wait(_SAMPLE_INTERVAL_S)
+
+    def _take_sample(self) -> None:
+        rss_total = 0.0
+        for pid in _child_pids(self.process.pid):
+            memory = _memory_mb(pid)
+            if memory is not None:
+                rss_total += memory[0]
+                self.peak_rss_mb[pid] = max(self.peak_rss_mb.get(pid, 0.0), memory[1])
+
+        consumed = self._scrape_consumed()
+        self.samples.append(ServiceSample(time.perf_counter() - self.started, consumed, rss_total))
+
+    def _scrape_consumed(self) -> float | None:
+        if not self._urls:
+            self._urls = sorted(set(_LISTENING_PATTERN.findall(self.log_text())))
+
+        # NOTE: each endpoint's count is added up, which is right when every worker serves its own
+        # endpoint or one endpoint merges all workers, but would double-count if both happened.
+        texts = []
+        for url in self._urls:
+            try:
+                with urllib.request.urlopen(f"{url}/metrics", timeout=1.0) as response:
+                    texts.append(response.read().decode())
+            except (urllib.error.URLError, OSError):
+                return None
+
+        if not texts:
+            return None
+        self.metrics_text = "\n".join(texts)
+        return sum(metric_total(text, _CONSUMED_METRIC) for text in texts)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Result of one contender in one round; ``eps`` is None for an unavailable contender."""
+
+    contender: str
+    eps: float | None
+    wall_eps: float | None = None
+    startup_s: float | None = None
+    peak_rss_mb: float | None = None
+    processes: int | None = None
+    note: str = ""
+
+
+def steady_rate(samples: Sequence[ServiceSample]) -> tuple[float | None, float | None]:
+    """Return (events per second, seconds to the first consumed event) from a run's samples.
+
+    The rate is the consumed count gained from the first sample that shows a
+    consumed event to the last sample with a count, over the time between them.
+    Returns None in place of a figure that the samples cannot give.
+    """
+    counted = [sample for sample in samples if sample.consumed]
+    if not counted:
+        return None, None
+
+    first, last = counted[0], counted[-1]
+    startup_s = first.elapsed_s
+    if last.elapsed_s <= first.elapsed_s or last.consumed == first.consumed:
+        return None, startup_s
+    assert first.consumed is not None and last.consumed is not None
+    return (last.consumed - first.consumed) / (last.elapsed_s - first.elapsed_s), startup_s
+
+
+# Benchmark context -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BenchContext:
+    """Everything the contenders share: the broker, the topics and where service logs go."""
+
+    bootstrap: str
+    events: int
+    partitions: int
+    flags: frozenset[str]
+    work_dir: Path
+    prefix: str
+    output_topic: str
+    json_topic: str
+    avro_topic: str | None = None
+    avro_reason: str = ""
+    run_counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def next_name(self, kind: str) -> str:
+        """Return a fresh name (for a consumer group or a log file) that contains ``kind``."""
+        return f"{self.prefix}-{kind}-{next(self.run_counter)}"
+
+    def service_arguments(self, topic: str, group: str, *extra: str, until_end: bool = True, output_topic: str | None = None) -> list[str]:
+        """Return the ``eql-stream run`` arguments for ``topic`` with a metrics endpoint on a free local port."""
+        arguments = [
+            "--bootstrap-servers", self.bootstrap,
+            "--input-topic", topic,
+            "--output-topic", output_topic or self.output_topic,
+            "--group-id", group,
+            "--metrics-host", "127.0.0.1",
+            "--metrics-port", "0",
+            "--log-level", "INFO",
+        ]
+        if until_end:
+            arguments.append("--until-end")
+        return [*arguments, *extra]
+
+    def run_service(self, kind: str, topic: str, *extra: str) -> ServiceRun:
+        """Run the service with ``--until-end`` on ``topic`` and wait for it to exit."""
+        name = self.next_name(kind)
+        run = ServiceRun.start(self.service_arguments(topic, name, *extra), self.work_dir / f"{name}.log")
+        run.wait()
+        return run
+
+
+def _measurement_from_run(contender: str, run: ServiceRun, events: int) -> Measurement:
+    if run.exit_code != 0:
+        tail = " | ".join(run.log_text().strip().splitlines()[-3:])
+        return Measurement(contender, None, note=f"service exited with code {run.exit_code}: {tail}")
+
+    eps, startup_s = steady_rate(run.samples)
+    peak = max(run.peak_rss_mb.values(), default=None)
+    note = "" if eps is not None else "too few metric samples for a steady rate"
+    return Measurement(
+        contender,
+        eps,
+        wall_eps=events / run.wall_s,
+        startup_s=startup_s,
+        peak_rss_mb=peak,
+        processes=len(run.peak_rss_mb),
+        note=note,
+    )
+
+
+# Contenders --------------------------------------------------------------------------------------------------
+
+
+def measure_raw(context: BenchContext) -> Measurement:
+    """Measure contender (a): a bare consumer that reads the JSON topic, ``eps`` from its first batch to its last message."""
+    result = consume_raw(context.bootstrap, context.json_topic, context.next_name("raw"), context.events)
+    return Measurement(
+        "raw",
+        result.steady_messages / result.steady_s if result.steady_s > 0 else None,
+        wall_eps=result.messages / result.total_s,
+        startup_s=result.total_s - result.steady_s,
+    )
+
+
+def measure_json_one_worker(context: BenchContext) -> Measurement:
+    """Measure contender (b): the service on the JSON topic with the default settings."""
+    run = context.run_service("json", context.json_topic)
+    return _measurement_from_run("json", run, context.events)
+
+
+def measure_json_no_prefilter(context: BenchContext) -> Measurement:
+    """Measure the service on the JSON topic with ``--no-prefilter``, which decodes every message."""
+    if "--no-prefilter" not in context.flags:
+        return Measurement("json_no_prefilter", None, note="not available: eql-stream run has no --no-prefilter")
+
+    run = context.run_service("json-noprefilter", context.json_topic, "--no-prefilter")
+    return _measurement_from_run("json_no_prefilter", run, context.events)
+
+
+def measure_json_two_workers(context: BenchContext) -> Measurement:
+    """Measure contender (b) with ``--workers 2``: two processes in one consumer group."""
+    if "--workers" not in context.flags:
+        return Measurement("json_workers2", None, note="not available: eql-stream run has no --workers")
+
+    run = context.run_service("json-workers2", context.json_topic, "--workers", "2")
+    return _measurement_from_run("json_workers2", run, context.events)
+
+
+def measure_avro_one_worker(context: BenchContext) -> Measurement:
+    """Measure contender (c): the service on the Avro topic with the benchmark's writer schema."""
+    if context.avro_topic is None:
+        return Measurement("avro", None, note=f"not available: {context.avro_reason}")
+
+    run = context.run_service(
+        "avro", context.avro_topic, "--input-format", "avro", "--input-schema", str(AVRO_SCHEMA_PATH)
+    )
+    return _measurement_from_run("avro", run, context.events)
+
+
+CONTENDERS: tuple[Callable[[BenchContext], Measurement], ...] = (
+    measure_raw,
+    measure_json_one_worker,
+    measure_json_no_prefilter,
+    measure_json_two_workers,
+    measure_avro_one_worker,
+)
+
+
+def run_rounds(context: BenchContext, rounds: int) -> dict[str, list[Measurement]]:
+    """Run every contender once per round, rotating which one starts, and collect the measurements."""
+    results: dict[str, list[Measurement]] = {}
+    for round_number in range(rounds):
+        start = round_number % len(CONTENDERS)
+        for contender in CONTENDERS[start:] + CONTENDERS[:start]:
+            measurement = contender(context)
+            results.setdefault(measurement.contender, []).append(measurement)
+            _progress(f"round {round_number + 1}: {_describe(measurement)}")
+    return results
+
+
+def best_measurement(measurements: Sequence[Measurement]) -> Measurement:
+    """Return the measurement with the highest ``eps``, or the first one when none has a rate."""
+    rated = [measurement for measurement in measurements if measurement.eps is not None]
+    if not rated:
+        return measurements[0]
+    return max(rated, key=lambda measurement: measurement.eps or 0.0)
+
+
+# Topics and data ---------------------------------------------------------------------------------------------
+
+
+def prepare_avro_topic(context: BenchContext, events: Sequence[dict[str, Any]]) -> None:
+    """Produce ``events`` as plain Avro to a second topic, or record why the Avro contender is not available."""
+    if "--input-format" not in context.flags:
+        context.avro_reason = "eql-stream run has no --input-format"
+        return
+
+    try:
+        from stream.codecs.avro_codec import encode_event
+        from stream.codecs.avro_schema import load_schema
+    except ImportError as exc:
+        context.avro_reason = f"the Avro encoder cannot be imported: {exc}"
+        return
+
+    schema = load_schema(AVRO_SCHEMA_PATH)
+    try:
+        values = [encode_event(event, schema) for event in events]
+    except ValueError as exc:
+        context.avro_reason = f"the events do not fit {AVRO_SCHEMA_PATH.name}: {exc}"
+        return
+
+    topic = f"{context.prefix}-avro"
+    create_topics(context.bootstrap, [topic, f"{topic}.dlq"], context.partitions)
+    produce_all(context.bootstrap, topic, values)
+    context.avro_topic = topic
+    _progress(f"produced {len(values)} Avro events, {sum(map(len, values)) / len(values):.0f} bytes on average")
+
+
+def select_process_rules(folder: Path) -> list[Path]:
+    """Return the detection-rules TOML files under ``folder`` whose query is one ``process where`` event query, sorted by path."""
+    selected = []
+    for path in sorted(folder.rglob("*.toml")):
+        try:
+            rule = tomllib.loads(path.read_text(encoding="utf-8")).get("rule", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        if rule.get("language") == "eql" and _PROCESS_QUERY_PATTERN.match(rule.get("query", "")):
+            selected.append(path)
+    return selected
+
+
+def rule_count_steps(available: int) -> list[int]:
+    """Return the rule counts to measure: 1, 10 and 100 where there are that many, then all of them."""
+    steps = [count for count in RULE_COUNTS if count < available]
+    return [*steps, available] if available else []
+
+
+# Latency -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """Alert latency at a fixed input rate.
+
+    ``p50_ms`` and ``p99_ms`` come from the alert records: the broker's
+    append time of each alert minus the create time of its source event, both
+    in milliseconds on the same host. ``histogram_p50_ms`` and
+    ``histogram_p99_ms`` are interpolated from the service's
+    ``eql_stream_alert_latency_seconds`` buckets.
+    """
+
+    target_rate_eps: float
+    rate_eps: float
+    sent: int
+    alerts: int
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    histogram_p50_ms: float | None
+    histogram_p99_ms: float | None
+    peak_rss_mb: float | None
+    note: str = ""
+
+
+def measure_latency(
+    context: BenchContext, values: Sequence[bytes], rate_eps: float, duration_s: float, extra_arguments: Sequence[str] = ()
+) -> LatencyResult:
+    """Run the service without ``--until-end`` on a fresh topic, produce at ``rate_eps`` and measure alert latency.
+
+    ``extra_arguments`` go to ``eql-stream run`` as they are, for example ``--batch-timeout 0.05``.
+    """
+    topic = f"{context.prefix}-latency-{next(context.run_counter)}"
+    output_topic = f"{topic}-alerts"
+    create_topics(context.bootstrap, [topic, f"{topic}.dlq"], context.partitions)
+    # LogAppendTime makes each alert's timestamp the moment the broker stored it.
+    create_topics(context.bootstrap, [output_topic], 1, {"message.timestamp.type": "LogAppendTime"})
+
+    name = context.next_name("latency")
+    arguments = context.service_arguments(topic, name, *extra_arguments, until_end=False, output_topic=output_topic)
+    run = ServiceRun.start(arguments, context.work_dir / f"{name}.log")
+    try:
+        _wait_until_ready(run, 90.0)
+        produced = produce_paced(context.bootstrap, topic, values, rate_eps, duration_s)
+        drained = _wait_until_consumed(run, produced.sent, 120.0)
+        time.sleep(3 * _SAMPLE_INTERVAL_S)
+        metrics_text = run.metrics_text
+    finally:
+        run.stop()
+
+    alert_count = int(metric_total(metrics_text, _ALERTS_METRIC))
+    latencies = _alert_latencies_ms(context.bootstrap, output_topic, produced.timestamps_ms, alert_count)
+    buckets = histogram_buckets(metrics_text, _LATENCY_METRIC)
+    histogram_p50 = histogram_quantile(0.5, buckets)
+    histogram_p99 = histogram_quantile(0.99, buckets)
+    note = "" if drained else "the service had not consumed every event 120 s after the last was sent"
+    return LatencyResult(
+        target_rate_eps=rate_eps,
+        rate_eps=produced.rate_eps,
+        sent=produced.sent,
+        alerts=len(latencies),
+        p50_ms=percentile(latencies, 0.5),
+        p99_ms=percentile(latencies, 0.99),
+        max_ms=max(latencies, default=None),
+        histogram_p50_ms=None if histogram_p50 is None else histogram_p50 * 1000,
+        histogram_p99_ms=None if histogram_p99 is None else histogram_p99 * 1000,
+        peak_rss_mb=max(run.peak_rss_mb.values(), default=None),
+        note=note,
+    )
+
+
+def _wait_until_ready(run: ServiceRun, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if run.process.poll() is not None:
+            raise RuntimeError(f"the service exited with code {run.process.returncode} before it was ready: {run.log_text()[-2000:]}")
+        if run.metrics_text and metric_total(run.metrics_text, _READY_METRIC) >= 1:
+            return
+        time.sleep(_SAMPLE_INTERVAL_S)
+    raise RuntimeError(f"the service was not ready after {timeout_s:g} s: {run.log_text()[-2000:]}")
+
+
+def _wait_until_consumed(run: ServiceRun, expected: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if (run.latest_consumed() or 0) >= expected:
+            return True
+        time.sleep(_SAMPLE_INTERVAL_S)
+    return False
+
+
+def _alert_latencies_ms(bootstrap: str, topic: str, source_timestamps: dict[tuple[int, int], int], expected: int) -> list[float]:
+    """Read ``expected`` alerts from ``topic`` and return each one's latency in milliseconds.
+
+    Alerts whose source event was not sent by this run (no timestamp for its
+    partition and offset) are skipped. Reading stops early after 10 s without
+    a message.
+    """
+    from stream.service import HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"latency-reader-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    latencies: list[float] = []
+    read = 0
+    idle_since = time.monotonic()
+    try:
+        while read < expected and time.monotonic() - idle_since < 10.0:
+            for message in consumer.consume(1000, 0.5):
+                if message.error() is not None:
+                    continue
+                read += 1
+                idle_since = time.monotonic()
+                headers = {key: value for key, value in message.headers() or []}
+                source = (int(headers[HEADER_SOURCE_PARTITION]), int(headers[HEADER_SOURCE_OFFSET]))
+                if source in source_timestamps:
+                    latencies.append(float(message.timestamp()[1] - source_timestamps[source]))
+    finally:
+        consumer.close()
+    return latencies
+
+
+# Rule counts and memory --------------------------------------------------------------------------------------
+
+
+def measure_rule_counts(context: BenchContext, topic: str, events: int, rule_paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Run the service on ``topic`` with the first 1, 10, 100 and all ``rule_paths`` and return one row per count."""
+    rows = []
+    for count in rule_count_steps(len(rule_paths)):
+        rule_arguments = [argument for path in rule_paths[:count] for argument in ("--rules", str(path))]
+        run = context.run_service(f"rules{count}", topic, *rule_arguments)
+        measurement = _measurement_from_run(f"rules_{count}", run, events)
+        loaded = _LOADED_RULES_PATTERN.search(run.log_text())
+        rows.append(
+            {
+                "rules": count,
+                "loaded": int(loaded.group(1)) if loaded else None,
+                "eps": measurement.eps,
+                "wall_eps": measurement.wall_eps,
+                "startup_s": measurement.startup_s,
+                "peak_rss_mb": measurement.peak_rss_mb,
+                "note": measurement.note,
+            }
+        )
+        _progress(f"rules: {rows[-1]}")
+    return rows
+
+
+def measure_memory_flatness(context: BenchContext, values: Sequence[bytes], total: int) -> dict[str, Any]:
+    """Run the service over ``total`` events (``values`` repeated) and report its RSS as the run progresses.
+
+    NOTE: only the shorter runs of this script have been run for real, so this path is untested.
+    """
+    topic = f"{context.prefix}-memory"
+    create_topics(context.bootstrap, [topic, f"{topic}.dlq"], context.partitions)
+    produce_all(context.bootstrap, topic, (values[index % len(values)] for index in range(total)))
+    run = context.run_service("memory", topic)
+
+    rss_at_progress = {}
+    for share in (0.1, 0.25, 0.5, 0.75, 0.9):
+        sample = next((s for s in run.samples if (s.consumed or 0) >= share * total), None)
+        rss_at_progress[f"{share:.0%}"] = None if sample is None else round(sample.rss_mb, 1)
+    counted = [sample for sample in run.samples if sample.consumed]
+    rss_at_progress["last"] = round(counted[-1].rss_mb, 1) if counted else None
+
+    first, last = rss_at_progress["10%"], rss_at_progress["last"]
+    return {
+        "events": total,
+        "exit_code": run.exit_code,
+        "rss_mb_by_progress": rss_at_progress,
+        "growth_mb_after_10_percent": None if first is None or last is None else round(last - first, 1),
+        "peak_rss_mb": max(run.peak_rss_mb.values(), default=None),
+    }
+
+
+# Summary -----------------------------------------------------------------------------------------------------
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """Return ``numerator / denominator``, or None when either is missing or the denominator is 0."""
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def build_summary(
+    best: dict[str, Measurement],
+    latency: LatencyResult | None,
+    rule_rows: list[dict[str, Any]] | None,
+    memory: dict[str, Any] | None,
+    machine: dict[str, Any],
+) -> dict[str, Any]:
+    """Collect the headline figures (None for an unavailable contender) and the details under extra keys."""
+    raw_eps = _eps(best, "raw")
+    json_eps = _eps(best, "json")
+    avro_eps = _eps(best, "avro")
+    service_peaks = [m.peak_rss_mb for name, m in best.items() if name != "raw" and m.peak_rss_mb is not None]
+    summary: dict[str, Any] = {
+        "raw_eps": raw_eps,
+        "json_eps": json_eps,
+        "json_ratio": ratio(json_eps, raw_eps),
+        "avro_eps": avro_eps,
+        "avro_ratio": ratio(avro_eps, raw_eps),
+        "workers2_speedup": ratio(_eps(best, "json_workers2"), json_eps),
+        "p99_latency_ms": None if latency is None else latency.p99_ms,
+        "peak_rss_mb": max(service_peaks, default=None),
+        "p50_latency_ms": None if latency is None else latency.p50_ms,
+        "json_no_prefilter_eps": _eps(best, "json_no_prefilter"),
+        "json_workers2_eps": _eps(best, "json_workers2"),
+        "contenders": {name: _measurement_dict(measurement) for name, measurement in best.items()},
+        "latency": None if latency is None else latency.__dict__,
+        "rules": rule_rows,
+        "memory_run": memory,
+        "machine": machine,
+    }
+    summary["targets"] = evaluate_targets(summary)
+    return summary
+
+
+def evaluate_targets(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Compare the headline figures with the targets; ``met`` is None when a figure is missing."""
+    checks = {
+        "json_ratio": (f">= {MIN_JSON_RATIO}", lambda value: value >= MIN_JSON_RATIO),
+        "avro_ratio": (f">= {MIN_AVRO_RATIO}", lambda value: value >= MIN_AVRO_RATIO),
+        "workers2_speedup": (f">= {MIN_WORKERS2_SPEEDUP}", lambda value: value >= MIN_WORKERS2_SPEEDUP),
+        "p99_latency_ms": (f"< {MAX_P99_LATENCY_MS:g}", lambda value: value < MAX_P99_LATENCY_MS),
+        "peak_rss_mb": (f"< {MAX_PEAK_RSS_MB:g}", lambda value: value < MAX_PEAK_RSS_MB),
+    }
+    targets = {}
+    for key, (target, holds) in checks.items():
+        value = summary.get(key)
+        targets[key] = {"target": target, "measured": value, "met": None if value is None else bool(holds(value))}
+    return targets
+
+
+def _eps(best: dict[str, Measurement], contender: str) -> float | None:
+    measurement = best.get(contender)
+    return None if measurement is None else measurement.eps
+
+
+def _measurement_dict(measurement: Measurement) -> dict[str, Any]:
+    return {key: value for key, value in measurement.__dict__.items() if key != "contender"}
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """Format the summary as plain-text tables."""
+    raw_eps = summary["raw_eps"]
+    lines = [
+        f"{'contender':<20} {'steady ev/s':>12} {'wall ev/s':>10} {'vs raw':>7} {'start-up s':>10} {'peak RSS MiB':>12}  note",
+    ]
+    for name, measurement in summary["contenders"].items():
+        lines.append(
+            f"{name:<20} {_number(measurement['eps'], '.0f'):>12} {_number(measurement['wall_eps'], '.0f'):>10} "
+            f"{_number(ratio(measurement['eps'], raw_eps), '.2f'):>7} {_number(measurement['startup_s'], '.2f'):>10} "
+            f"{_number(measurement['peak_rss_mb'], '.0f'):>12}  {measurement['note']}"
+        )
+
+    latency = summary["latency"]
+    if latency is not None:
+        lines += [
+            "",
+            f"latency at {latency['rate_eps']:.0f} ev/s ({latency['alerts']} alerts): "
+            f"p50 {_number(latency['p50_ms'], '.1f')} ms, p99 {_number(latency['p99_ms'], '.1f')} ms, "
+            f"max {_number(latency['max_ms'], '.1f')} ms from record timestamps; "
+            f"histogram p50 {_number(latency['histogram_p50_ms'], '.1f')} ms, p99 {_number(latency['histogram_p99_ms'], '.1f')} ms "
+            f"{latency['note']}",
+        ]
+
+    if summary["rules"]:
+        lines += ["", f"{'rules':>6} {'loaded':>7} {'steady ev/s':>12} {'wall ev/s':>10} {'peak RSS MiB':>12}"]
+        for row in summary["rules"]:
+            lines.append(
+                f"{row['rules']:>6} {_number(row['loaded'], 'd'):>7} {_number(row['eps'], '.0f'):>12} "
+                f"{_number(row['wall_eps'], '.0f'):>10} {_number(row['peak_rss_mb'], '.0f'):>12}  {row['note']}"
+            )
+
+    if summary["memory_run"]:
+        lines += ["", f"memory run: {json.dumps(summary['memory_run'])}"]
+
+    lines += ["", f"{'target':<18} {'goal':>8} {'measured':>10}  met"]
+    for key, target in summary["targets"].items():
+        met = {None: "n/a", True: "yes", False: "no"}[target["met"]]
+        lines.append(f"{key:<18} {target['target']:>8} {_number(target['measured'], '.2f'):>10}  {met}")
+    return "\n".join(lines)
+
+
+def _number(value: float | int | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def describe_machine() -> dict[str, Any]:
+    """Return the core count, CPU model, Python version and load average of this host."""
+    model = platform.processor() or "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": list(os.getloadavg()),
+    }
+
+
+# Main --------------------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the whole benchmark, print its table and, with ``--json``, one JSON object as the last line."""
+    arguments = parse_arguments(argv)
+    with contextlib.ExitStack() as cleanup:
+        work_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="eql-stream-throughput-")))
+        bootstrap = arguments.bootstrap_servers
+        if bootstrap is None:
+            bootstrap = start_local_broker(work_dir / "kafka-state")
+            cleanup.callback(stop_local_broker, work_dir / "kafka-state")
+            _progress(f"started a local broker at {bootstrap}")
+
+        summary = run_benchmark(arguments, bootstrap, work_dir)
+
+    print(format_table(summary))
+    if arguments.json:
+        print(json.dumps(summary, sort_keys=True, default=str))
+    return 0
+
+
+def run_benchmark(arguments: argparse.Namespace, bootstrap: str, work_dir: Path) -> dict[str, Any]:
+    """Produce the topics, run every contender and return the summary."""
+    machine = describe_machine()
+    prefix = f"bench-throughput-{uuid.uuid4().hex[:8]}"
+    context = BenchContext(
+        bootstrap=bootstrap,
+        events=arguments.events,
+        partitions=arguments.partitions,
+        flags=read_run_flags(),
+        work_dir=work_dir,
+        prefix=prefix,
+        output_topic=f"{prefix}-alerts",
+        json_topic=f"{prefix}-json",
+    )
+
+    events = generate_process_events(arguments.events, seed=arguments.seed)
+    json_values = [orjson.dumps(event) for event in events]
+    create_topics(bootstrap, [context.output_topic], arguments.partitions)
+    create_topics(bootstrap, [context.json_topic, f"{context.json_topic}.dlq"], arguments.partitions)
+    produce_all(bootstrap, context.json_topic, json_values)
+    _progress(f"produced {len(json_values)} JSON events, {sum(map(len, json_values)) / len(json_values):.0f} bytes on average")
+    prepare_avro_topic(context, events)
+    del events
+
+    results = run_rounds(context, arguments.rounds)
+    best = {name: best_measurement(measurements) for name, measurements in results.items()}
+
+    latency = None
+    json_eps = _eps(best, "json")
+    if json_eps:
+        latency = measure_latency(context, json_values, json_eps / 2, arguments.latency_seconds)
+        _progress(f"latency: {latency}")
+
+    rule_rows = _measure_rules_if_present(context, arguments, json_values)
+    memory = measure_memory_flatness(context, json_values, MEMORY_RUN_EVENTS) if arguments.memory_run else None
+    machine["load_average_end"] = list(os.getloadavg())
+    return build_summary(best, latency, rule_rows, memory, machine)
+
+
+def _measure_rules_if_present(context: BenchContext, arguments: argparse.Namespace, values: Sequence[bytes]) -> list[dict[str, Any]] | None:
+    if not arguments.rules_folder.is_dir():
+        _progress(f"skipped the rule-count runs: {arguments.rules_folder} does not exist")
+        return None
+
+    rule_paths = select_process_rules(arguments.rules_folder)
+    count = min(arguments.rule_events, len(values))
+    topic = f"{context.prefix}-rules"
+    create_topics(context.bootstrap, [topic, f"{topic}.dlq"], context.partitions)
+    produce_all(context.bootstrap, topic, values[:count])
+    _progress(f"rule-count runs: {len(rule_paths)} process rules, {count} events")
+    return measure_rule_counts(context, topic, count, rule_paths)
+
+
+def _describe(measurement: Measurement) -> str:
+    rate = "n/a" if measurement.eps is None else f"{measurement.eps:.0f} ev/s"
+    return f"{measurement.contender}: {rate} {measurement.note}".strip()
+
+
+def _progress(message: str) -> None:
+    # Progress goes to standard error so that standard output holds only the table and the JSON line.
+    print(f"[throughput] {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
