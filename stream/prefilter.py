@@ -10,10 +10,10 @@ The test must never skip a message that the full matcher would alert on:
 * Case: ``bytes.lower`` folds exactly the ASCII letters, like the literals, and
   leaves UTF-8 multi-byte sequences unchanged.
 * JSON escapes: a value's characters appear in the JSON text as themselves,
-  except ``"`` and ``\\`` (written ``\\"`` and ``\\\\``: the literals are searched
-  in that escaped form too), control characters, and any character a producer
-  chooses to write as ``\\uXXXX`` or ``\\/``. A message containing a ``\\u`` or
-  ``\\/`` escape is therefore always decoded.
+  with a few exceptions. ``"`` and ``\\`` are written ``\\"`` and ``\\\\``, so
+  the literals are searched in that escaped form too. Control characters and
+  any character a producer chooses to write as ``\\uXXXX`` or ``\\/`` can hide a
+  literal, so a message containing a ``\\u`` or ``\\/`` escape is always decoded.
 * Numbers: a keyword field indexes a JSON number as text, which need not be
   the text written in the message (``1e3`` is indexed as ``1000.0``), so a rule
   with a literal that could be a number's text disables the prefilter.

@@ -17,8 +17,8 @@ Encoder = Callable[[dict[str, Any]], bytes]
 class Codecs:
     """How the service reads events and writes alerts.
 
-    ``may_skip`` tells whether a payload is well-formed enough on its face to
-    be skipped by the prefilter without decoding; payloads that fail it are
+    ``may_skip`` returns whether a payload looks well-formed enough to be
+    skipped by the prefilter without decoding. Payloads that fail it are
     decoded, so malformed ones reach the dead-letter topic.
     """
 
