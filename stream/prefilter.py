@@ -1,4 +1,4 @@
-"""Raw-bytes prefilter: skip messages that no rule can match, without decoding them.
+"""Raw-bytes prefilter: skip messages that no rule can match, and the rules that cannot match a message.
 
 Every compiled rule has a set of *necessary literals*: strings, ASCII
 lower-cased, at least one of which appears in some field value of every event
@@ -21,14 +21,18 @@ The test must never skip a message that the full matcher would alert on:
   same byte search is sound for Avro payloads (the JSON escape rule does not
   apply, and is harmless there).
 
-A rule without necessary literals disables the prefilter, because it can
-match any message.
+Literals are looked up per rule with one Aho-Corasick automaton, so a message
+is evaluated only against the rules whose literals it contains, and skipped
+when there is none. A rule without necessary literals can match any message:
+it is evaluated on every message, so no message is skipped outright.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+
+import ahocorasick
 
 _NUMBER_TEXT = re.compile(r"[0-9.eE+-]+")
 _CONTROL = re.compile(r"[\x00-\x1f]")
@@ -38,34 +42,62 @@ _ESCAPE_CANDIDATE = re.compile(rb"\\[u/]")
 
 
 class Prefilter:
-    """Decide from raw bytes whether a message may match any rule.
+    """Decide from raw bytes which rules may match a message.
 
-    Built once from the necessary-literal sets of all loaded rules (``None``
-    for a rule without such a set).
+    Built once from the necessary-literal sets of the loaded rules, in rule
+    order (``None`` for a rule without such a set). Every rule without a
+    searchable set is selected for every message, so with such a rule
+    (``enabled`` is false) no message is skipped outright, but the other rules
+    are still selected by their literals.
     """
 
     def __init__(self, literal_sets: Iterable[frozenset[str] | None]) -> None:
         sets = list(literal_sets)
-        self.enabled = bool(sets) and all(
-            literals is not None and all(_is_searchable(text) for text in literals) for literals in sets
+        self.rule_count = len(sets)
+        self.always: tuple[int, ...] = tuple(
+            index
+            for index, literals in enumerate(sets)
+            if literals is None or not all(_is_searchable(text) for text in literals)
         )
-        needles: set[bytes] = set()
-        if self.enabled:
-            for literals in sets:
-                for text in literals or ():
-                    needles.update(_byte_forms(text))
-        self.needles: tuple[bytes, ...] = tuple(sorted(needles, key=len, reverse=True))
-        # One alternation is faster than a substring test per needle, measured on
-        # 2 KB Windows events whose common letters slow down bytes.__contains__.
-        self._pattern = re.compile(b"|".join(re.escape(needle) for needle in self.needles)) if self.needles else None
+        self.enabled = bool(sets) and not self.always
+
+        # Needles are searched as Latin-1 text, which maps each byte to one
+        # character, so that the automaton works on the raw UTF-8 bytes.
+        rules_by_needle: dict[str, set[int]] = {}
+        for index, literals in enumerate(sets):
+            if index in self.always or literals is None:
+                continue
+            for text in literals:
+                for needle in _byte_forms(text):
+                    rules_by_needle.setdefault(needle.decode("latin-1"), set()).add(index)
+
+        self._automaton: ahocorasick.Automaton | None = None
+        if rules_by_needle:
+            automaton = ahocorasick.Automaton()
+            for needle, rules in rules_by_needle.items():
+                automaton.add_word(needle, frozenset(rules))
+            automaton.make_automaton()
+            self._automaton = automaton
+        self._all_rules = tuple(range(self.rule_count))
+
+    def select(self, payload: bytes) -> tuple[int, ...]:
+        """Return the indexes, in rule order, of the rules that may match the message in ``payload``.
+
+        All rules are returned when an escape could hide a literal.
+        """
+        if _has_hiding_escape(payload):
+            return self._all_rules
+        if self._automaton is None:
+            return self.always
+
+        selected = set(self.always)
+        for _, rules in self._automaton.iter(payload.lower().decode("latin-1")):
+            selected.update(rules)
+        return tuple(sorted(selected))
 
     def may_match(self, payload: bytes) -> bool:
         """Return False only when no rule can match the message in ``payload``."""
-        if not self.enabled:
-            return True
-        if self._pattern is not None and self._pattern.search(payload.lower()) is not None:
-            return True
-        return _has_hiding_escape(payload)
+        return bool(self.select(payload))
 
 
 def _is_searchable(text: str) -> bool:

@@ -71,8 +71,11 @@ class RuleSet:
         """Return the rule ids, in load order."""
         return [compiled.rule.rule_id for compiled in self.rules]
 
-    def matching_rules(self, event: Mapping[str, Any]) -> list[CompiledRule]:
+    def matching_rules(self, event: Mapping[str, Any], indexes: Sequence[int] | None = None) -> list[CompiledRule]:
         """Return the rules whose query matches ``event``.
+
+        ``indexes``, when given, limits the evaluation to those rules (by
+        position), for example the ones the prefilter selected.
 
         Raises:
             FieldTypeError: a field some rule reads contains a value its mapping
@@ -87,7 +90,8 @@ class RuleSet:
             check(event)
 
         matched = []
-        for compiled in self.rules:
+        candidates = self.rules if indexes is None else [self.rules[index] for index in indexes]
+        for compiled in candidates:
             try:
                 if compiled.query.matches(event):
                     matched.append(compiled)
@@ -97,9 +101,11 @@ class RuleSet:
                 raise RuleEvaluationError(compiled.rule.rule_id, exc) from exc
         return matched
 
-    def alerts_for(self, event: Mapping[str, Any], source: SourceRef) -> list[tuple[CompiledRule, dict[str, Any]]]:
-        """Return one alert record per matching rule, paired with the rule."""
-        return [(compiled, compiled.alerts.build(event, source)) for compiled in self.matching_rules(event)]
+    def alerts_for(
+        self, event: Mapping[str, Any], source: SourceRef, indexes: Sequence[int] | None = None
+    ) -> list[tuple[CompiledRule, dict[str, Any]]]:
+        """Return one alert record per matching rule (among ``indexes`` when given), paired with the rule."""
+        return [(compiled, compiled.alerts.build(event, source)) for compiled in self.matching_rules(event, indexes)]
 
 
 def compile_rules(rules: Iterable[Rule], options: MatchOptions | None = None) -> tuple[list[CompiledRule], list[RuleReport]]:

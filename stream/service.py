@@ -185,8 +185,10 @@ class DetectionService:
         if self._prefilter is None:
             logger.info("prefilter off (--no-prefilter): every message is decoded")
         elif not self._prefilter.enabled:
-            logger.info("prefilter inactive: some rule has no text that every match must contain")
-            self._prefilter = None
+            logger.info(
+                "prefilter selects rules but skips no message: %d rules have no text that every match must contain",
+                len(self._prefilter.always),
+            )
 
         try:
             self._check_output_topics()
@@ -291,20 +293,29 @@ class DetectionService:
             topic = message.topic()
             consumed[topic] += 1
             add_message((topic, message.partition()), message.offset(), 0)
+            selected = None
             if prefilter is not None:
                 value = message.value()
-                # Only a payload that looks well-formed may be skipped, so that garbage,
-                # arrays and truncated documents still reach the dead-letter topic.
-                if value is not None and may_skip(value) and not prefilter.may_match(value):
-                    self._prefiltered[topic] += 1
-                    continue
-            self._handle_message(message, alerts_by_rule, dead_letters)
+                # Only a payload that looks well-formed may be skipped or narrowed, so
+                # that garbage, arrays and truncated documents reach the dead-letter topic.
+                if value is not None and may_skip(value):
+                    selected = prefilter.select(value)
+                    if not selected:
+                        self._prefiltered[topic] += 1
+                        continue
+            self._handle_message(message, alerts_by_rule, dead_letters, selected)
 
         self._producer.poll(0)
         self._store_ready_offsets()
         self._record_batch_metrics(len(messages), consumed, alerts_by_rule, dead_letters, started)
 
-    def _handle_message(self, message: Message, alerts_by_rule: Counter[str], dead_letters: Counter[str]) -> None:
+    def _handle_message(
+        self,
+        message: Message,
+        alerts_by_rule: Counter[str],
+        dead_letters: Counter[str],
+        selected: tuple[int, ...] | None = None,
+    ) -> None:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         timestamp_type, timestamp_ms = message.timestamp()
         timestamp = timestamp_ms if timestamp_type else None
@@ -314,7 +325,7 @@ class DetectionService:
             if value is None:
                 raise DecodeError("invalid_json", "the message has no value (a tombstone); an event must be a JSON object")
             event = self._codecs.decode(value)
-            alerts = self._rules.alerts_for(event, SourceRef.kafka(topic, partition, offset))
+            alerts = self._rules.alerts_for(event, SourceRef.kafka(topic, partition, offset), selected)
         except DecodeError as exc:
             self._dead_letter(message, exc.reason, exc.message)
             dead_letters[exc.reason] += 1

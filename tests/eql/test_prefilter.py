@@ -119,3 +119,37 @@ def test_prefilter_with_literal_free_rule_is_disabled() -> None:
     prefilter = Prefilter([frozenset({"net.exe"}), None])
 
     assert prefilter.enabled is False
+
+
+@PROPERTY_SETTINGS
+@given(query_list=st.lists(query_texts, min_size=2, max_size=4), event=ecs_events())
+def test_prefilter_selects_every_matching_rule(query_list: list[str], event: dict[str, Any]) -> None:
+    compiled = []
+    for query in query_list:
+        try:
+            compiled.append(compile_query(query))
+        except Exception:
+            return
+    prefilter = Prefilter([rule.necessary_literals for rule in compiled])
+
+    matching = {index for index, rule in enumerate(compiled) if rule.matches(event)}
+    for payload in _encodings(event):
+        assert matching <= set(prefilter.select(payload))
+
+
+def test_prefilter_overlapping_literals_select_both_rules() -> None:
+    first = compile_query('process where process.name : "*abc*"')
+    second = compile_query('process where process.name : "*bcd*"')
+    prefilter = Prefilter([first.necessary_literals, second.necessary_literals])
+
+    assert prefilter.select(b'{"process": {"name": "xABCDx"}}') == (0, 1)
+    assert prefilter.select(b'{"process": {"name": "xabx"}}') == ()
+
+
+def test_prefilter_rule_without_literals_always_selected() -> None:
+    literal_rule = compile_query('process where process.name : "net.exe"')
+    open_rule = compile_query("any where true")
+    prefilter = Prefilter([literal_rule.necessary_literals, open_rule.necessary_literals])
+
+    assert prefilter.select(b'{"process": {"name": "cmd.exe"}}') == (1,)
+    assert prefilter.select(b'{"process": {"name": "net.exe"}}') == (0, 1)
