@@ -47,16 +47,10 @@ def replay_stream(
             continue
         try:
             event = decode_event(line)
-            alerts = rule_set.alerts_for(event, SourceRef.file(source_name, line_number))
         except DecodeError as exc:
-            summary.skipped += 1
-            errors.write(f"{source_name}:{line_number}: skipped ({exc.reason}): {exc.message}\n".encode())
+            _skip(errors, summary, f"{source_name}:{line_number}", exc)
             continue
-
-        summary.events += 1
-        for _, alert in alerts:
-            output.write(encode_alert(alert) + b"\n")
-        summary.alerts += len(alerts)
+        _evaluate(rule_set, event, SourceRef.file(source_name, line_number), f"{source_name}:{line_number}", output, errors, summary)
 
 
 def replay_object_container(
@@ -79,18 +73,37 @@ def replay_object_container(
     record_number = 0
     try:
         for record_number, event in enumerate(read_event_file(handle), start=1):
-            try:
-                alerts = rule_set.alerts_for(event, SourceRef.file(source_name, record_number))
-            except DecodeError as exc:
-                summary.skipped += 1
-                errors.write(f"{source_name}: record {record_number}: skipped ({exc.reason}): {exc.message}\n".encode())
-                continue
-            summary.events += 1
-            for _, alert in alerts:
-                output.write(encode_alert(alert) + b"\n")
-            summary.alerts += len(alerts)
+            where = f"{source_name}: record {record_number}"
+            _evaluate(rule_set, event, SourceRef.file(source_name, record_number), where, output, errors, summary)
     except DecodeError as exc:
         summary.skipped += 1
         errors.write(
             f"{source_name}: after record {record_number}: stopped reading ({exc.reason}): {exc.message}\n".encode()
         )
+
+
+def _evaluate(
+    rule_set: RuleSet,
+    event: dict,
+    source: SourceRef,
+    where: str,
+    output: BinaryIO,
+    errors: BinaryIO,
+    summary: ReplaySummary,
+) -> None:
+    """Write the alerts of one decoded event, or report it as skipped when a field has an impossible type."""
+    try:
+        alerts = rule_set.alerts_for(event, source)
+    except DecodeError as exc:
+        _skip(errors, summary, where, exc)
+        return
+
+    summary.events += 1
+    for _, alert in alerts:
+        output.write(encode_alert(alert) + b"\n")
+    summary.alerts += len(alerts)
+
+
+def _skip(errors: BinaryIO, summary: ReplaySummary, where: str, error: DecodeError) -> None:
+    summary.skipped += 1
+    errors.write(f"{where}: skipped ({error.reason}): {error.message}\n".encode())

@@ -72,21 +72,9 @@ def run_detection_service(settings: ServiceSettings) -> int:
     Raises:
         ConfigError: no rule could be loaded, or a rule failed under ``--strict``.
     """
-    rule_set = _load_rules(settings)
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
-    metrics = _build_metrics(registry, settings, rule_set)
-    health = HealthState(ready_gauge=metrics.ready, stall_timeout=STALL_TIMEOUT_SECONDS)
-
-    server = start_metrics_server(registry, health, settings.metrics_host, settings.metrics_port)
-    logger.info("metrics endpoint listening on %s", server.url)
-    service = DetectionService(settings, rule_set, metrics, health)
-    restore = _install_signal_handlers(service.request_stop)
-    try:
-        return service.run()
-    finally:
-        restore()
-        server.stop()
+    return _run_service(settings, registry, serve_metrics=True)
 
 
 def run_worker(settings: ServiceSettings) -> int:
@@ -95,15 +83,26 @@ def run_worker(settings: ServiceSettings) -> int:
     The caller sets ``PROMETHEUS_MULTIPROC_DIR`` before this process imports
     prometheus_client, so every metric is written to the shared directory.
     """
+    return _run_service(settings, CollectorRegistry(), serve_metrics=False)
+
+
+def _run_service(settings: ServiceSettings, registry: CollectorRegistry, *, serve_metrics: bool) -> int:
     rule_set = _load_rules(settings)
-    metrics = _build_metrics(CollectorRegistry(), settings, rule_set)
+    metrics = _build_metrics(registry, settings, rule_set)
     health = HealthState(ready_gauge=metrics.ready, stall_timeout=STALL_TIMEOUT_SECONDS)
+
+    server = None
+    if serve_metrics:
+        server = start_metrics_server(registry, health, settings.metrics_host, settings.metrics_port)
+        logger.info("metrics endpoint listening on %s", server.url)
     service = DetectionService(settings, rule_set, metrics, health)
     restore = _install_signal_handlers(service.request_stop)
     try:
         return service.run()
     finally:
         restore()
+        if server is not None:
+            server.stop()
 
 
 def _build_metrics(registry: CollectorRegistry, settings: ServiceSettings, rule_set: RuleSet) -> Metrics:
