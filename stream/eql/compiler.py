@@ -23,6 +23,7 @@ from typing import Any
 from stream.eql import ast
 from stream.eql import functions as fn
 from stream.eql.fields import FieldKind, FieldSchema, Getter, make_value_getter
+from stream.eql.codegen import MatcherGenerator
 from stream.eql.literals import selectivity_rank
 from stream.eql.predicates import compile_membership, compile_text_predicate
 from stream.eql.text import folding_function
@@ -68,6 +69,12 @@ def compile_condition(
     compiler = _Compiler(query.text, options)
     condition = compiler.boolean(query.condition)
     epoch = compiler.epoch
+
+    # The closures above validated the query; the generated function is the same
+    # semantics with the common leaves written out.
+    generated = MatcherGenerator(compiler).generate(query.condition, query.category, category_field)
+    if generated is not None:
+        return CompiledCondition(generated, compiler.fields)
 
     if query.category is None:
 
@@ -120,8 +127,17 @@ class _Compiler:
         self.epoch = [0]
         self._folded: dict[str, Getter] = {}
 
-    def _field_kind(self, name: str) -> FieldKind:
+    def field_kind(self, name: str) -> FieldKind:
+        """Return the indexing kind of field ``name``."""
         return self._options.schema.spec(name).kind
+
+    @property
+    def options(self) -> MatchOptions:
+        return self._options
+
+    @property
+    def fold(self) -> Callable[[str], str]:
+        return self._fold
 
     def error(self, message: str, node: ast.Node) -> QueryCompileError:
         return QueryCompileError(message, query=self._text, line=node.line, column=node.column)
@@ -130,7 +146,7 @@ class _Compiler:
 
     def boolean(self, node: ast.Expression) -> Matcher:
         if isinstance(node, ast.And):
-            kind_of = self._field_kind
+            kind_of = self.field_kind
             ordered = sorted(node.terms, key=lambda term: -selectivity_rank(term, kind_of))
             return _all_of([self.boolean(term) for term in ordered])
         if isinstance(node, ast.Or):

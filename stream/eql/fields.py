@@ -295,7 +295,12 @@ def make_value_getter(name: str, path: tuple[str, ...], spec: FieldSpec) -> Gett
     kind = spec.kind
 
     if kind in (FieldKind.KEYWORD, FieldKind.WILDCARD) or (kind is FieldKind.DYNAMIC and spec.ignore_above):
-        return _text_getter(raw, name, spec.ignore_above)
+        full = _text_getter(raw, name, spec.ignore_above)
+        if len(path) == 2:
+            return _nested_text_fast_path(path, spec.ignore_above, full)
+        if len(path) == 3:
+            return _nested_text_fast_path_3(path, spec.ignore_above, full)
+        return full
     if kind is FieldKind.NUMBER:
         return _converting_getter(raw, name, _to_number, "a number")
     if kind is FieldKind.BOOLEAN:
@@ -303,6 +308,59 @@ def make_value_getter(name: str, path: tuple[str, ...], spec: FieldSpec) -> Gett
     if kind is FieldKind.IP:
         return _converting_getter(raw, name, _to_ip_text, "an IP address")
     return _without_objects(raw)
+
+
+def _nested_text_fast_path(path: tuple[str, ...], limit: int | None, full: Getter) -> Getter:
+    """Answer an ``a.b`` text field in one function when the event is plainly nested.
+
+    The fast path applies when ``a`` is an object, the event has no dotted
+    ``a.b`` key, and ``b`` holds one short string or nothing; every other shape
+    goes to ``full``, the general getter.
+    """
+    first, second = path
+    dotted = f"{first}.{second}"
+    safe_length = (limit // 2) if limit is not None else None
+
+    def get(event: Mapping[str, Any]) -> list[Any]:
+        child = event.get(first)
+        if child.__class__ is dict and dotted not in event:
+            value = child.get(second)
+            if value is None:
+                return []
+            if value.__class__ is str and (safe_length is None or len(value) <= safe_length):
+                return [value]
+        return full(event)
+
+    return get
+
+
+def _nested_text_fast_path_3(path: tuple[str, ...], limit: int | None, full: Getter) -> Getter:
+    """Answer an ``a.b.c`` text field in one function when the event is plainly nested.
+
+    The conditions mirror :func:`_nested_text_fast_path`: objects at ``a`` and
+    ``a.b``, none of the dotted spellings ``a.b``, ``a.b.c`` or ``b.c`` present.
+    """
+    first, second, third = path
+    first_second = f"{first}.{second}"
+    whole = f"{first}.{second}.{third}"
+    second_third = f"{second}.{third}"
+    safe_length = (limit // 2) if limit is not None else None
+
+    def get(event: Mapping[str, Any]) -> list[Any]:
+        child = event.get(first)
+        if child.__class__ is dict and first_second not in event and whole not in event and second_third not in child:
+            middle = child.get(second)
+            if middle is None:
+                return []
+            if middle.__class__ is dict:
+                value = middle.get(third)
+                if value is None:
+                    return []
+                if value.__class__ is str and (safe_length is None or len(value) <= safe_length):
+                    return [value]
+        return full(event)
+
+    return get
 
 
 def _without_objects(raw: Getter) -> Getter:

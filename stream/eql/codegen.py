@@ -1,0 +1,156 @@
+"""Generate one Python function per query for the common leaves, for speed.
+
+The closure compiler builds a small function per node; every leaf then calls a
+chain of getters. For the leaves most rules consist of (``:``, ``like``,
+``in``, ``in~`` and ``==`` on text fields), this module writes the whole
+condition as one Python expression instead, compiled once with ``compile``:
+each field is read at most once per evaluation into a local variable, and a
+leaf becomes a set test such as ``not S3.isdisjoint(f1)``. Every other leaf
+calls its closure from the closure compiler, so the two paths share one
+definition of the semantics. The closures are always built first, which also
+performs every validation the query needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from stream.eql import ast
+from stream.eql.fields import FieldKind, make_value_getter
+from stream.eql.literals import selectivity_rank
+from stream.eql.wildcard import compile_patterns, has_wildcard
+
+Matcher = Callable[[Any], bool]
+
+_TEXT_KINDS = (FieldKind.KEYWORD, FieldKind.WILDCARD)
+_UNSET = object()
+
+
+class MatcherGenerator:
+    """Writes the source of one matcher function; see the module docstring."""
+
+    def __init__(self, compiler: Any) -> None:
+        # ``compiler`` is the closure compiler of stream.eql.compiler (its private class).
+        self._compiler = compiler
+        self._namespace: dict[str, Any] = {"_U": _UNSET, "_epoch": compiler.epoch, "_fold": compiler.fold}
+        self._values: dict[str, str] = {}
+        self._folded: dict[str, str] = {}
+        self._locals: list[str] = []
+        self._uses_closures = False
+
+    def generate(self, condition: ast.Expression, category: str | None, category_field: str) -> Matcher:
+        """Return the generated matcher of ``condition`` and the category test."""
+        expression = self._boolean(condition)
+        if category is not None:
+            category_name = self._constant(category)
+            category_values = self._values_of(ast.Field(1, 1, tuple(category_field.split("."))))
+            expression = f"({expression}) and ({category_name} in {category_values})"
+
+        lines = ["def _match(event):"]
+        if self._uses_closures:
+            # The closures cache field values per evaluation, keyed by this counter.
+            lines.append("    _epoch[0] += 1")
+        if self._locals:
+            lines.append("    " + " = ".join(self._locals) + " = _U")
+        lines.append(f"    return {expression}")
+        code = compile("\n".join(lines), "<eql matcher>", "exec")
+        exec(code, self._namespace)  # noqa: S102 - the source is built from escaped constants only
+        return self._namespace["_match"]  # type: ignore[no-any-return]
+
+    # Boolean structure -------------------------------------------------------
+
+    def _boolean(self, node: ast.Expression) -> str:
+        if isinstance(node, ast.And):
+            kind_of = self._compiler.field_kind
+            ordered = sorted(node.terms, key=lambda term: -selectivity_rank(term, kind_of))
+            return " and ".join(f"({self._boolean(term)})" for term in ordered)
+        if isinstance(node, ast.Or):
+            return " or ".join(f"({self._boolean(term)})" for term in node.terms)
+        if isinstance(node, ast.Not):
+            return f"not ({self._boolean(node.operand)})"
+
+        leaf = self._simple_leaf(node)
+        if leaf is not None:
+            return leaf
+        closure = self._constant(self._compiler.boolean(node))
+        self._uses_closures = True
+        return f"{closure}(event)"
+
+    # Leaves -------------------------------------------------------------------
+
+    def _simple_leaf(self, node: ast.Expression) -> str | None:
+        if isinstance(node, ast.Predicate):
+            return self._predicate(node)
+        if isinstance(node, ast.Comparison) and node.op in ("==", "!="):
+            return self._equality(node)
+        return None
+
+    def _text_field(self, node: ast.Expression, kinds: tuple[FieldKind, ...] = _TEXT_KINDS) -> ast.Field | None:
+        if not isinstance(node, ast.Field):
+            return None
+        schema = self._compiler.options.schema
+        if node.optional and not schema.is_known(node.name):
+            return None
+        return node if schema.spec(node.name).kind in kinds else None
+
+    def _predicate(self, node: ast.Predicate) -> str | None:
+        field = self._text_field(node.operand)
+        texts = [value.value for value in node.values]
+        if field is None or not all(isinstance(text, str) for text in texts):
+            return None
+
+        fold = self._compiler.fold
+        if node.op in (":", "like~", "in~"):
+            patterns = [fold(text) for text in texts]
+            values = self._folded_of(field)
+        elif node.op in ("like", "in"):
+            patterns = list(texts)
+            values = self._values_of(field)
+        else:
+            return None
+
+        if node.op in ("in", "in~") or not any(has_wildcard(pattern) for pattern in patterns):
+            members = self._constant(frozenset(patterns))
+            return f"not {members}.isdisjoint({values})"
+        test = self._constant(compile_patterns(patterns))
+        return f"any(map({test}, {values}))"
+
+    def _equality(self, node: ast.Comparison) -> str | None:
+        left, right = node.left, node.right
+        if isinstance(left, ast.Literal):
+            left, right = right, left
+        field = self._text_field(left, (*_TEXT_KINDS, FieldKind.IP))
+        if field is None or not isinstance(right, ast.Literal) or not isinstance(right.value, str):
+            return None
+        test = f"{self._constant(right.value)} in {self._values_of(field)}"
+        return test if node.op == "==" else f"not ({test})"
+
+    # Names ----------------------------------------------------------------------
+
+    def _constant(self, value: Any) -> str:
+        name = f"_c{len(self._namespace)}"
+        self._namespace[name] = value
+        return name
+
+    def _values_of(self, field: ast.Field) -> str:
+        """Return an expression that reads ``field``'s indexed values once per evaluation."""
+        name = field.name
+        if name not in self._values:
+            self._compiler.field_reference(field)
+            spec = self._compiler.options.schema.spec(name)
+            getter = self._constant(make_value_getter(name, field.path, spec))
+            local = f"v{len(self._values)}"
+            self._locals.append(local)
+            self._values[name] = f"({local} if {local} is not _U else ({local} := {getter}(event)))"
+        return self._values[name]
+
+    def _folded_of(self, field: ast.Field) -> str:
+        """Return an expression that folds ``field``'s values once per evaluation."""
+        name = field.name
+        if name not in self._folded:
+            values = self._values_of(field)
+            local = f"f{len(self._folded)}"
+            self._locals.append(local)
+            self._folded[name] = f"({local} if {local} is not _U else ({local} := list(map(_fold, {values}))))"
+        return self._folded[name]
