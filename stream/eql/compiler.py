@@ -281,8 +281,12 @@ class _Compiler:
                     "use == or in for numbers, booleans and null",
                     value,
                 )
-        if operand.type in ("number", "boolean") and not operand.is_field:
-            raise self.error(f"'{node.op}' needs a text operand, but the left side is a {operand.type}", node)
+        if operand.type in ("number", "boolean"):
+            what = f"field '{operand.field_name}' is" if operand.is_field else "the left side is"
+            raise self.error(
+                f"'{node.op}' needs a text operand, but {what} a {operand.type}: use == or in to compare it",
+                node,
+            )
         return compile_text_predicate(node.op, operand, literals, self._fold, self.error_at(node), folded)
 
     def error_at(self, node: ast.Node) -> Callable[[str], QueryCompileError]:

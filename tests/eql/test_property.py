@@ -468,11 +468,6 @@ def test_unknown_field_compares_as_keyword(query_text: str, event: dict[str, Any
     assert compile_query(query_text).matches(event) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="spec 6 and 14: ':' needs string operands and must be rejected on a numeric field",
-)
 def test_colon_on_numeric_field_rejected() -> None:
     with pytest.raises(QueryCompileError):
         compile_query('process where process.pid : "4"')
