@@ -145,7 +145,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
 def run_service(arguments: argparse.Namespace) -> int:
     """Validate the configuration, then run the Kafka service until stopped."""
     from stream.config import cli_values_from_namespace, load_settings
-    from stream.service import run_detection_service
+    from stream.runner import run_detection_service
     from stream.workers import run_workers
 
     config_path = getattr(arguments, "config", None)

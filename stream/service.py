@@ -20,30 +20,26 @@ safe, because librdkafka has already retried it for ``message.timeout.ms``.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from prometheus_client import CollectorRegistry, ProcessCollector
 
 from stream import __version__
 from stream.alerts import SourceRef
 from stream.codecs.selection import build_codecs
 from stream.config import ServiceSettings
-from stream.errors import ConfigError, DecodeError, KafkaServiceError, RuleEvaluationError
+from stream.errors import DecodeError, KafkaServiceError, RuleEvaluationError
 from stream.health import HealthState
 from stream.kafka.clients import consumer_config, producer_config
 from stream.kafka.delivery import DeliveryTracker
 from stream.kafka.offsets import OffsetTracker
 from stream.kafka.end_offsets import EndTracker, find_end_offsets
 from stream.metrics import Metrics
-from stream.metrics_server import start_metrics_server
 from stream.prefilter import Prefilter
-from stream.ruleset import RuleSet, load_rule_set
+from stream.ruleset import RuleSet
 
 logger = logging.getLogger(__name__)
 
@@ -57,88 +53,6 @@ HEADER_ERROR_MESSAGE = "eql_stream.error.message"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-
-# /healthz fails when the main loop has not completed an iteration for this long.
-# One iteration waits at most batch_timeout for messages plus the deliveries of one batch.
-STALL_TIMEOUT_SECONDS = 120.0
-
-
-def run_detection_service(settings: ServiceSettings) -> int:
-    """Load the rules, start the metrics endpoint and run the service until it stops.
-
-    Returns the process exit code: 0 after a requested stop or ``--until-end``,
-    1 after a fatal Kafka error or an undeliverable record.
-
-    Raises:
-        ConfigError: no rule could be loaded, or a rule failed under ``--strict``.
-    """
-    registry = CollectorRegistry()
-    ProcessCollector(registry=registry)
-    return _run_service(settings, registry, serve_metrics=True)
-
-
-def run_worker(settings: ServiceSettings) -> int:
-    """Run the service in a worker process, whose metrics the parent serves.
-
-    The caller sets ``PROMETHEUS_MULTIPROC_DIR`` before this process imports
-    prometheus_client, so every metric is written to the shared directory.
-    """
-    return _run_service(settings, CollectorRegistry(), serve_metrics=False)
-
-
-def _run_service(settings: ServiceSettings, registry: CollectorRegistry, *, serve_metrics: bool) -> int:
-    rule_set = _load_rules(settings)
-    metrics = _build_metrics(registry, settings, rule_set)
-    health = HealthState(ready_gauge=metrics.ready, stall_timeout=STALL_TIMEOUT_SECONDS)
-
-    server = None
-    if serve_metrics:
-        server = start_metrics_server(registry, health, settings.metrics_host, settings.metrics_port)
-        logger.info("metrics endpoint listening on %s", server.url)
-    service = DetectionService(settings, rule_set, metrics, health)
-    restore = _install_signal_handlers(service.request_stop)
-    try:
-        return service.run()
-    finally:
-        restore()
-        if server is not None:
-            server.stop()
-
-
-def _build_metrics(registry: CollectorRegistry, settings: ServiceSettings, rule_set: RuleSet) -> Metrics:
-    metrics = Metrics(registry)
-    metrics.set_build_info(__version__)
-    metrics.set_loaded_rules(rule_set.rule_ids)
-    metrics.set_input_topics(settings.input_topics)
-    return metrics
-
-
-def _load_rules(settings: ServiceSettings) -> RuleSet:
-    rule_set, reports = load_rule_set([*settings.rules])
-    failed = [report for report in reports if report.status != "ok"]
-    for report in failed:
-        logger.error("rule not loaded: %s", report.error)
-    if failed and settings.strict:
-        raise ConfigError(f"{len(failed)} rules failed to load or compile and --strict is set")
-    if not rule_set.rules:
-        raise ConfigError("no rule could be loaded: fix the errors above or check --rules")
-    logger.info("loaded %d rules: %s", len(rule_set), ", ".join(c.rule.name for c in rule_set.rules))
-    return rule_set
-
-
-def _install_signal_handlers(stop: Callable[[str], None]) -> Callable[[], None]:
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
-    for number in previous:
-        signal.signal(number, lambda received, frame: stop(signal.Signals(received).name))
-
-    def restore() -> None:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-    return restore
-
 
 class DetectionService:
     """The consume, evaluate, produce and commit loop (see the module docstring)."""

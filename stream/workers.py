@@ -118,7 +118,7 @@ def _signal_all(workers: list[BaseProcess], number: int) -> None:
 def _worker_main(settings: ServiceSettings, index: int) -> None:
     """Entry point of one worker process."""
     from stream.logging_setup import configure_logging
-    from stream.service import run_worker
+    from stream.runner import run_worker
 
     from stream.errors import EqlStreamError
 

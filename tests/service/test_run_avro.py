@@ -19,7 +19,7 @@ from stream.codecs.avro_codec import AvroEventDecoder, encode_event
 from stream.codecs.avro_schema import load_shipped_schema
 from stream.codecs.registry import frame, make_registry_client, register_schema, topic_subject
 from stream.config import load_settings
-from stream.service import run_detection_service
+from stream.runner import run_detection_service
 
 
 def _run_in_thread(settings) -> int:
