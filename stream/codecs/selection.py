@@ -15,7 +15,7 @@ Encoder = Callable[[dict[str, Any]], bytes]
 
 @dataclass(frozen=True, slots=True)
 class Codecs:
-    """How the service reads events and writes alerts.
+    """The service's event decoder, alert encoder and prefilter shape check.
 
     ``may_skip`` returns whether a payload looks well-formed enough to be
     skipped by the prefilter without decoding. Payloads that fail it are

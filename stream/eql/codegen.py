@@ -1,11 +1,11 @@
 """Generate one Python function per query for the common leaves, for speed.
 
-The closure compiler builds a small function per node; every leaf then calls a
-chain of getters. For the leaves most rules consist of (``:``, ``like``,
-``in``, ``in~`` and ``==`` on text fields), this module writes the whole
-condition as one Python expression instead, compiled once with ``compile``:
-each field is read at most once per evaluation into a local variable, and a
-leaf becomes a set test such as ``not S3.isdisjoint(f1)``. Every other leaf
+The closure compiler builds a small function per node, and every leaf then
+calls a chain of getters. Most rules consist of ``:``, ``like``, ``in``,
+``in~`` and ``==`` on text fields, so this module writes the whole condition as
+one Python expression instead, compiled once with ``compile``. Each field is
+read at most once per evaluation into a local variable, and such a leaf
+becomes a set test such as ``not S3.isdisjoint(f1)``. Every other leaf
 calls its closure from the closure compiler, so the two paths share one
 definition of the semantics. The closures are always built first, which also
 performs every validation the query needs.
