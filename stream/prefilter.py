@@ -38,6 +38,7 @@ _NUMBER_TEXT = re.compile(r"[0-9.eE+-]+")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
 _BACKSLASH = 0x5C
+_MAX_SCREEN_NEEDLES = 32
 _ESCAPE_CANDIDATE = re.compile(rb"\\[u/]")
 
 
@@ -71,6 +72,14 @@ class Prefilter:
                 for needle in _byte_forms(text):
                     rules_by_needle.setdefault(needle.decode("latin-1"), set()).add(index)
 
+        # With few needles one regex alternation answers "any needle at all?" about
+        # three times faster than the automaton (measured on 2 KB events), and most
+        # messages contain none; with many needles the alternation gets slow.
+        self._screen: re.Pattern[bytes] | None = None
+        if 0 < len(rules_by_needle) <= _MAX_SCREEN_NEEDLES:
+            needles = sorted((needle.encode("latin-1") for needle in rules_by_needle), key=len, reverse=True)
+            self._screen = re.compile(b"|".join(re.escape(needle) for needle in needles))
+
         self._automaton: ahocorasick.Automaton | None = None
         if rules_by_needle:
             automaton = ahocorasick.Automaton()
@@ -85,13 +94,17 @@ class Prefilter:
 
         All rules are returned when an escape could hide a literal.
         """
+        if self._automaton is None:
+            return self._all_rules if _has_hiding_escape(payload) else self.always
+
+        lowered = payload.lower()
+        if self._screen is not None and self._screen.search(lowered) is None:
+            return self._all_rules if _has_hiding_escape(payload) else self.always
         if _has_hiding_escape(payload):
             return self._all_rules
-        if self._automaton is None:
-            return self.always
 
         selected = set(self.always)
-        for _, rules in self._automaton.iter(payload.lower().decode("latin-1")):
+        for _, rules in self._automaton.iter(lowered.decode("latin-1")):
             selected.update(rules)
         return tuple(sorted(selected))
 
