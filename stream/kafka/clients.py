@@ -32,7 +32,7 @@ _PRODUCER_DEFAULTS = {
 
 # Properties that only make sense for one client type.
 _PRODUCER_ONLY_PREFIXES = ("linger.ms", "compression.", "batch.", "queue.buffering.", "message.timeout.ms", "retries", "delivery.timeout.ms")
-_CONSUMER_ONLY_PREFIXES = ("auto.offset.reset", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "fetch.", "partition.assignment.strategy", "group.", "isolation.level")
+_CONSUMER_ONLY_PREFIXES = ("queued.", "auto.offset.reset", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "fetch.", "partition.assignment.strategy", "group.", "isolation.level")
 
 
 def consumer_config(
