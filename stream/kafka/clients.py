@@ -21,6 +21,11 @@ _PRODUCER_OWNED = {
 # Defaults the user may override with --kafka-config.
 _CONSUMER_DEFAULTS = {
     "auto.offset.reset": "earliest",
+    # librdkafka (2.x) pauses a partition's fetching for this long once its
+    # prefetch queue is full; the default of 1000 ms let the queue run dry while
+    # the service was still evaluating, and halved the consume rate (measured:
+    # 100,000 events in 4.3 s with 1000 ms, 2.3 s with 10 ms, start-up included).
+    "fetch.queue.backoff.ms": 10,
     "statistics.interval.ms": 5000,
     "session.timeout.ms": 45000,
 }
