@@ -287,7 +287,9 @@ class ServiceSettings(BaseSettings):
     until_end: bool = False
     commit_interval: Seconds = 5.0
     batch_size: int = Field(default=500, ge=1, le=100_000)
-    batch_timeout: Seconds = 0.5
+    # Short, so that a batch never holds its first message long: measured at 44,000 events/s,
+    # 0.05 s gave a p99 alert latency of 25 ms and a maximum of 85 ms, 0.5 s 39 ms and 514 ms.
+    batch_timeout: Seconds = 0.05
     shutdown_timeout: Seconds = 30.0
     strict: bool = False
     prefilter: bool = True
