@@ -102,10 +102,22 @@ class RuleSet:
         return matched
 
     def alerts_for(
-        self, event: Mapping[str, Any], source: SourceRef, indexes: Sequence[int] | None = None
+        self,
+        event: Mapping[str, Any],
+        source: SourceRef,
+        indexes: Sequence[int] | None = None,
+        *,
+        copy_source: bool = True,
     ) -> list[tuple[CompiledRule, dict[str, Any]]]:
-        """Return one alert record per matching rule (among ``indexes`` when given), paired with the rule."""
-        return [(compiled, compiled.alerts.build(event, source)) for compiled in self.matching_rules(event, indexes)]
+        """Return one alert record per matching rule (among ``indexes`` when given), paired with the rule.
+
+        ``copy_source`` is passed to :meth:`AlertBuilder.build`: false makes the
+        records share ``event``'s values, for a caller that encodes them at once.
+        """
+        return [
+            (compiled, compiled.alerts.build(event, source, copy_source=copy_source))
+            for compiled in self.matching_rules(event, indexes)
+        ]
 
 
 def compile_rules(rules: Iterable[Rule], options: MatchOptions | None = None) -> tuple[list[CompiledRule], list[RuleReport]]:

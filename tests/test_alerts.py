@@ -371,6 +371,20 @@ def test_build_leaves_source_unchanged() -> None:
     assert event == snapshot
 
 
+def test_build_without_copy_equals_copied_record() -> None:
+    builder = AlertBuilder(make_rule())
+    event = make_event()
+    snapshot = copy.deepcopy(event)
+
+    shared = builder.build(event, KAFKA_SOURCE, now=ALERT_TIME, copy_source=False)
+    copied = builder.build(event, KAFKA_SOURCE, now=ALERT_TIME)
+
+    assert shared == copied
+    assert list(shared) == list(copied)
+    assert event == snapshot
+    assert shared["process"] is event["process"]
+
+
 def test_build_records_share_no_lists() -> None:
     builder = AlertBuilder(make_rule())
 
