@@ -3,7 +3,9 @@
 One loop, one batch at a time:
 
 1. consume up to ``batch_size`` messages;
-2. decode and evaluate each; produce its alerts to the output topic, or the
+2. let the prefilter pick, from the raw bytes of the whole batch, the messages
+   some rule may match (and every message that does not look well-formed);
+   decode and evaluate those; produce their alerts to the output topic, or the
    unchanged message to its dead-letter topic when it cannot be decoded;
 3. serve delivery reports without waiting for them, and store, per partition,
    the offset after the longest run of messages whose records are all
@@ -182,6 +184,9 @@ class DetectionService:
 
     def _split_partition_events(self, messages: list[Message]) -> list[Message]:
         """Return the data messages; handle consumer errors."""
+        if not any(map(Message.error, messages)):
+            return messages
+
         events = []
         for message in messages:
             error = message.error()
@@ -194,33 +199,57 @@ class DetectionService:
         return events
 
     def _process_batch(self, messages: list[Message]) -> None:
+        """Decode and evaluate the messages the prefilter selects, then account for the whole batch.
+
+        Only the selected messages get per-message Python work. The payloads,
+        topics, partitions and offsets of the batch are read with C-level
+        ``map`` calls, and the prefilter scans all payloads in one call.
+        """
         started = time.perf_counter()
-        consumed: Counter[str] = Counter()
         alerts_by_rule: Counter[str] = Counter()
         dead_letters: Counter[str] = Counter()
 
-        prefilter = self._prefilter
-        may_skip = self._codecs.may_skip
-        add_message = self._offsets.add
-        for message in messages:
-            topic = message.topic()
-            consumed[topic] += 1
-            add_message((topic, message.partition()), message.offset(), 0)
-            selected = None
-            if prefilter is not None:
-                value = message.value()
-                # Only a payload that looks well-formed may be skipped or narrowed, so
-                # that garbage, arrays and truncated documents reach the dead-letter topic.
-                if value is not None and may_skip(value):
-                    selected = prefilter.select(value)
-                    if not selected:
-                        self._prefiltered[topic] += 1
-                        continue
-            self._handle_message(message, alerts_by_rule, dead_letters, selected)
+        topics = list(map(Message.topic, messages))
+        last_offsets = dict(zip(zip(topics, map(Message.partition, messages)), map(Message.offset, messages)))
+        to_decode = self._select_messages(list(map(Message.value, messages)))
 
+        add_message = self._offsets.add
+        for index, selected in to_decode:
+            message = messages[index]
+            add_message((topics[index], message.partition()), message.offset(), 0)
+            self._handle_message(message, alerts_by_rule, dead_letters, selected)
+        # Every skipped message after the last selected one of its partition is done too.
+        for key, offset in last_offsets.items():
+            self._offsets.add_done_through(key, offset)
+
+        consumed = Counter(topics) if len(self._settings.input_topics) > 1 else Counter({topics[0]: len(topics)})
+        if self._prefilter is not None:
+            self._prefiltered.update(consumed)
+            self._prefiltered.subtract(topics[index] for index, _ in to_decode)
         self._producer.poll(0)
         self._store_ready_offsets()
         self._record_batch_metrics(len(messages), consumed, alerts_by_rule, dead_letters, started)
+
+    def _select_messages(self, payloads: list[bytes | None]) -> list[tuple[int, tuple[int, ...] | None]]:
+        """Return the positions of the messages to decode, in batch order, each with the rules to evaluate.
+
+        ``None`` as the rules means every rule. Without a prefilter every
+        message is returned. With one, a message is returned when the
+        prefilter selects a rule for it, or when its payload does not look
+        well-formed, so that garbage, arrays and truncated documents reach the
+        dead-letter topic. Such a payload gets the rules its bytes select.
+        """
+        prefilter = self._prefilter
+        if prefilter is None:
+            return [(index, None) for index in range(len(payloads))]
+
+        malformed = self._codecs.must_decode(payloads)
+        scanned = payloads if not malformed else [payload or b"" for payload in payloads]
+        selections = prefilter.select_batch(scanned)  # type: ignore[arg-type]
+        for index in malformed:
+            selections.setdefault(index, prefilter.always)
+        # Hits arrive roughly, not strictly, in payload order, and the offset tracker needs batch order.
+        return sorted(selections.items())
 
     def _handle_message(
         self,
@@ -238,7 +267,8 @@ class DetectionService:
             if value is None:
                 raise DecodeError("invalid_json", "the message has no value (a tombstone); an event must be a JSON object")
             event = self._codecs.decode(value)
-            alerts = self._rules.alerts_for(event, SourceRef.kafka(topic, partition, offset), selected)
+            # Each record is encoded before the next is built, so the records may share the event's values.
+            alerts = self._rules.alerts_for(event, SourceRef.kafka(topic, partition, offset), selected, copy_source=False)
         except DecodeError as exc:
             self._dead_letter(message, exc.reason, exc.message)
             dead_letters[exc.reason] += 1

@@ -88,3 +88,38 @@ def test_offsets_settled_messages_skip_queue() -> None:
 
     assert tracker.in_flight() == 0
     assert tracker.take_ready() == {KEY: 100}
+
+
+def test_offsets_done_through_settles_skipped_messages() -> None:
+    tracker = OffsetTracker()
+    tracker.add_done_through(KEY, 9)
+
+    assert tracker.take_ready() == {KEY: 10}
+
+
+def test_offsets_done_through_waits_for_pending_record() -> None:
+    tracker = OffsetTracker()
+    tracker.add(KEY, 3, 0)
+    tracker.add_record(KEY, 3)
+    tracker.add_done_through(KEY, 9)
+
+    before = tracker.take_ready()
+    tracker.acknowledge(KEY, 3)
+    after = tracker.take_ready()
+
+    assert before == {KEY: 3}
+    assert after == {KEY: 10}
+
+
+def test_offsets_done_through_keeps_count_of_last_kept_message() -> None:
+    tracker = OffsetTracker()
+    tracker.add(KEY, 9, 0)
+    tracker.add_record(KEY, 9)
+    tracker.add_done_through(KEY, 9)
+
+    before = tracker.take_ready()
+    tracker.acknowledge(KEY, 9)
+    after = tracker.take_ready()
+
+    assert before == {KEY: 9}
+    assert after == {KEY: 10}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from stream.codecs.json_codec import decode_event, encode_alert
@@ -11,20 +12,25 @@ from stream.config import ServiceSettings
 
 Decoder = Callable[[bytes], dict[str, Any]]
 Encoder = Callable[[dict[str, Any]], bytes]
+ShapeCheck = Callable[[Sequence[bytes | None]], list[int]]
+
+# Magic byte and 4-byte schema id in front of a Schema Registry framed payload.
+_FRAME_HEADER_SIZE = 5
 
 
 @dataclass(frozen=True, slots=True)
 class Codecs:
     """The service's event decoder, alert encoder and prefilter shape check.
 
-    ``may_skip`` returns whether a payload looks well-formed enough to be
-    skipped by the prefilter without decoding. Payloads that fail it are
-    decoded, so malformed ones reach the dead-letter topic.
+    ``must_decode`` takes a batch of payloads and returns the positions of
+    those that do not look well-formed enough to be skipped by the prefilter
+    without decoding (``None``, a tombstone, among them). Those are decoded
+    whatever the prefilter selects, so malformed ones reach the dead-letter topic.
     """
 
     decode: Decoder
     encode_alert: Encoder
-    may_skip: Callable[[bytes], bool]
+    must_decode: ShapeCheck
 
 
 def build_codecs(settings: ServiceSettings) -> Codecs:
@@ -41,17 +47,17 @@ def build_codecs(settings: ServiceSettings) -> Codecs:
         registry = make_registry_client(settings.schema_registry_url, **settings.registry_config())
 
     decode: Decoder = decode_event
-    may_skip: Callable[[bytes], bool] = _looks_like_json_object
+    must_decode: ShapeCheck = _not_json_objects
     if settings.input_format == "avro":
         from stream.codecs.avro_codec import AvroEventDecoder
         from stream.codecs.avro_schema import load_schema
 
         if settings.input_schema is not None:
             decoder = AvroEventDecoder(writer_schema=load_schema(settings.input_schema))
-            may_skip = _any_payload
+            must_decode = _tombstones
         else:
             decoder = AvroEventDecoder(registry=registry)
-            may_skip = decoder.has_known_schema
+            must_decode = _framed_with_known_schema(decoder.has_known_schema)
         decode = decoder.decode
 
     encode: Encoder = encode_alert
@@ -64,13 +70,43 @@ def build_codecs(settings: ServiceSettings) -> Codecs:
         else:
             encode = AvroAlertEncoder().encode
 
-    return Codecs(decode=decode, encode_alert=encode, may_skip=may_skip)
+    return Codecs(decode=decode, encode_alert=encode, must_decode=must_decode)
+
+
+def _not_json_objects(payloads: Sequence[bytes | None]) -> list[int]:
+    """Return the positions of payloads that do not start with ``{`` and end with ``}`` (trailing space allowed)."""
+    try:
+        # The common batch, where every payload is a compact JSON object, is settled without a Python-level loop.
+        if all(map(bytes.startswith, payloads, repeat(b"{"))) and all(map(bytes.endswith, payloads, repeat(b"}"))):
+            return []
+    except TypeError:
+        pass  # a tombstone (None) in the batch
+    return [index for index, payload in enumerate(payloads) if payload is None or not _looks_like_json_object(payload)]
 
 
 def _looks_like_json_object(payload: bytes) -> bool:
     return payload[:1] == b"{" and payload.rstrip()[-1:] == b"}"
 
 
-def _any_payload(payload: bytes) -> bool:
-    # Plain Avro has no marker that a cheap test could check.
-    return True
+def _tombstones(payloads: Sequence[bytes | None]) -> list[int]:
+    # Plain Avro has no marker that a cheap test could check, so only a missing value must be decoded.
+    if all(payloads):
+        return []
+    return [index for index, payload in enumerate(payloads) if payload is None]
+
+
+def _framed_with_known_schema(is_known: Callable[[bytes], bool]) -> ShapeCheck:
+    """Return a batch shape check that flags every payload that is None or not framed with a known schema id.
+
+    ``is_known`` returns whether one framed payload names a schema id already read.
+    """
+
+    def must_decode(payloads: Sequence[bytes | None]) -> list[int]:
+        # The common batch, every payload written with one known schema, is settled without a Python-level loop.
+        if payloads and all(payloads) and is_known(payloads[0]):  # type: ignore[arg-type]
+            header = payloads[0][:_FRAME_HEADER_SIZE]  # type: ignore[index]
+            if min(map(len, payloads)) > _FRAME_HEADER_SIZE and all(map(bytes.startswith, payloads, repeat(header))):
+                return []
+        return [index for index, payload in enumerate(payloads) if payload is None or not is_known(payload)]
+
+    return must_decode

@@ -37,6 +37,18 @@ class OffsetTracker:
         order.append(offset)
         self._remaining[key][offset] = records
 
+    def add_done_through(self, key: PartitionKey, offset: int) -> None:
+        """Record that the messages up to ``offset`` were consumed, those not added before with no records.
+
+        Call it after adding the batch's messages that produce records, with the
+        batch's last offset of the partition, so that skipped messages need no
+        call of their own.
+        """
+        order = self._order.get(key)
+        if order and order[-1] >= offset:
+            return
+        self.add(key, offset, 0)
+
     def add_record(self, key: PartitionKey, offset: int) -> None:
         """Note one more record produced for the message at ``offset`` (call before producing it)."""
         remaining = self._remaining.get(key)

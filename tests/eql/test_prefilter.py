@@ -153,3 +153,44 @@ def test_prefilter_rule_without_literals_always_selected() -> None:
 
     assert prefilter.select(b'{"process": {"name": "cmd.exe"}}') == (1,)
     assert prefilter.select(b'{"process": {"name": "net.exe"}}') == (0, 1)
+
+
+@PROPERTY_SETTINGS
+@given(
+    query_list=st.lists(query_texts, min_size=1, max_size=3),
+    events=st.lists(st.one_of(ecs_events(), discovery_events()), min_size=1, max_size=6),
+)
+def test_prefilter_batch_selects_every_matching_rule(query_list: list[str], events: list[dict[str, Any]]) -> None:
+    compiled = []
+    for query in [shipped_rule_query(), *query_list]:
+        try:
+            compiled.append(compile_query(query))
+        except Exception:
+            return
+    prefilter = Prefilter([rule.necessary_literals for rule in compiled])
+    payloads = [payload for event in events for payload in _encodings(event)]
+    documents = [event for event in events for _ in _encodings(event)]
+
+    selections = prefilter.select_batch(payloads)
+
+    for index, (payload, event) in enumerate(zip(payloads, documents)):
+        matching = {position for position, rule in enumerate(compiled) if rule.matches(event)}
+        assert matching <= set(selections.get(index, ()))
+        assert set(prefilter.select(payload)) <= set(selections.get(index, ()))
+
+
+@pytest.mark.parametrize(
+    ("payloads", "expected"),
+    [
+        pytest.param([b'{"n": "NET.exe"}'], {0: (0,)}, id="one-payload"),
+        pytest.param([b"", b'{"n": "net.exe"}', b"", b'{"n": "cmd.exe"}'], {1: (0,), 3: (1,)}, id="empty-payloads-keep-positions"),
+        pytest.param([b'{"n": "sh"}', b'{"n": "x"}'], {}, id="nothing-selected"),
+        pytest.param([b'{"n": "net.exe"}', b'{"n": "x"}', b'{"n": "cmd.exe net.exe"}'], {0: (0,), 2: (0, 1)}, id="first-and-last"),
+        pytest.param([b'{"n": "x\\', b'u0065"}'], {}, id="escape-split-across-payloads-hides-nothing"),
+        pytest.param([b'{"n": "x"}', b'{"n": "\\u006eet.exe"}'], {1: (0, 1)}, id="escape-selects-all-rules"),
+    ],
+)
+def test_prefilter_batch_table(payloads: list[bytes], expected: dict[int, tuple[int, ...]]) -> None:
+    prefilter = Prefilter([frozenset({"net.exe"}), frozenset({"cmd.exe"})])
+
+    assert prefilter.select_batch(payloads) == expected
