@@ -7,6 +7,7 @@ else talks to the broker through confluent-kafka, the client the service uses.
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench.procstat import cpu_seconds
 
 __all__ = [
     "BrokerError",
@@ -48,7 +51,7 @@ _BULK_PRODUCER_CONFIG = {
     "queue.buffering.max.kbytes": 1_048_576,
     "acks": "all",
 }
-_PACED_PRODUCER_CONFIG = {"linger.ms": 1, "compression.type": "lz4", "acks": "all"}
+_PACED_PRODUCER_CONFIG = {"linger.ms": 5, "compression.type": "lz4", "acks": "all"}
 _PACED_TICK_S = 0.005
 
 
@@ -76,6 +79,14 @@ def start_local_broker(state_dir: Path) -> str:
         )
 
     return lines[-1].strip()
+
+
+def local_broker_pid(state_dir: Path) -> int | None:
+    """Return the process id that ``scripts/kafka-local`` recorded in ``state_dir``, or None without a record."""
+    try:
+        return int(json.loads((state_dir / "broker.json").read_text())["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def stop_local_broker(state_dir: Path) -> None:
@@ -231,16 +242,22 @@ class RawConsumeResult:
     ``total_s`` runs from the subscription to the last message, so it includes
     the group join. ``steady_s`` runs from the end of the first non-empty
     batch to the last message, and ``steady_messages`` counts the messages
-    read in that time.
+    read in that time. ``steady_cpu_s`` is this process's CPU time in that
+    window (the consumer's librdkafka threads included), and
+    ``steady_broker_cpu_s`` the broker's, when its process id was given.
     """
 
     messages: int
     total_s: float
     steady_messages: int
     steady_s: float
+    steady_cpu_s: float = 0.0
+    steady_broker_cpu_s: float | None = None
 
 
-def consume_raw(bootstrap: str, topic: str, group_id: str, expected: int, timeout_s: float = 600.0) -> RawConsumeResult:
+def consume_raw(
+    bootstrap: str, topic: str, group_id: str, expected: int, broker_pid: int | None = None, timeout_s: float = 600.0
+) -> RawConsumeResult:
     """Read ``expected`` messages from the start of ``topic`` with a fresh group and do nothing else.
 
     This is the ceiling for any consumer in Python on this broker: one
@@ -257,6 +274,7 @@ def consume_raw(bootstrap: str, topic: str, group_id: str, expected: int, timeou
     started = time.perf_counter()
     first_at: float | None = None
     first_count = 0
+    first_cpu, first_broker_cpu = time.process_time(), _broker_cpu(broker_pid)
     count = 0
     try:
         while count < expected:
@@ -268,13 +286,24 @@ def consume_raw(bootstrap: str, topic: str, group_id: str, expected: int, timeou
             if first_at is None and count:
                 first_at = time.perf_counter()
                 first_count = count
+                first_cpu, first_broker_cpu = time.process_time(), _broker_cpu(broker_pid)
         finished = time.perf_counter()
+        finished_cpu, finished_broker_cpu = time.process_time(), _broker_cpu(broker_pid)
     finally:
         consumer.close()
 
+    broker_cpu_s = None
+    if first_broker_cpu is not None and finished_broker_cpu is not None:
+        broker_cpu_s = finished_broker_cpu - first_broker_cpu
     return RawConsumeResult(
         messages=count,
         total_s=finished - started,
         steady_messages=count - first_count,
         steady_s=finished - (first_at or started),
+        steady_cpu_s=finished_cpu - first_cpu,
+        steady_broker_cpu_s=broker_cpu_s,
     )
+
+
+def _broker_cpu(broker_pid: int | None) -> float | None:
+    return cpu_seconds(broker_pid) if broker_pid is not None else None

@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/throughput.py [--events N] [--partitions P] [--rounds R] [--json]
-        [--bootstrap-servers HOST:PORT] [--memory-run]
+    .venv/bin/python bench/throughput.py [--events N] [--distinct-events D] [--partitions P]
+        [--rounds R] [--json] [--bootstrap-servers HOST:PORT] [--memory-run]
 
 Without ``--bootstrap-servers`` the script starts its own broker with
 ``scripts/kafka-local`` in a temporary state folder and stops it at the end.
@@ -22,10 +22,13 @@ run is timed from process start to exit (``wall``) and from the service's
 metrics: ``eql_stream_events_consumed_total`` is scraped every 0.1 s, and the
 steady rate is the count gained between the first scrape that shows a
 consumed message and the last scrape, divided by the time between them. So
-start-up (rule compiling, group join) and shutdown are left out of it.
+start-up (rule compiling, group join) and shutdown are left out of it. Over
+the same window each run reports the CPU cores its processes used, and those
+the broker used when the script started the broker itself.
 
-After the rounds, the script measures alert latency at about half the best
-JSON rate. When the Elastic detection-rules folder exists, it measures
+The topics hold ``--events`` messages: ``--distinct-events`` generated events,
+repeated in order. After the rounds, the script measures alert latency at
+about half the best JSON rate, then at a quarter of it. When the Elastic detection-rules folder exists, it measures
 throughput with 1, 10, 100 and all single-event ``process where`` rules. With
 ``--memory-run`` it also records the resident memory over a 1,000,000-event run.
 """
@@ -49,7 +52,7 @@ import tomllib
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,10 +67,12 @@ if str(_REPOSITORY_ROOT) not in sys.path:
     sys.path.insert(0, str(_REPOSITORY_ROOT))
 
 from bench.events import generate_process_events  # noqa: E402
+from bench.procstat import child_pids, cpu_seconds, memory_mb  # noqa: E402
 from bench.kafka_setup import (  # noqa: E402
     consume_raw,
     create_topics,
     produce_all,
+    local_broker_pid,
     produce_paced,
     start_local_broker,
     stop_local_broker,
@@ -103,7 +108,8 @@ _PROCESS_QUERY_PATTERN = re.compile(r"^\s*process\s+where\b", re.IGNORECASE)
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line; argparse exits with status 2 on invalid input."""
     parser = argparse.ArgumentParser(description="Measure eql-stream's throughput against a bare Kafka consumer.")
-    parser.add_argument("--events", type=_positive_int, default=200_000, help="events per topic (default: 200000)")
+    parser.add_argument("--events", type=_positive_int, default=1_000_000, help="messages per input topic (default: 1000000)")
+    parser.add_argument("--distinct-events", type=_positive_int, default=200_000, help="distinct events generated; the topics repeat them in order up to --events (default: 200000)")
     parser.add_argument("--partitions", type=_positive_int, default=4, help="partitions per input topic (default: 4)")
     parser.add_argument("--rounds", type=_positive_int, default=2, help="interleaved rounds over all contenders; the best round counts (default: 2)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the event generator (default: 7)")
@@ -200,54 +206,23 @@ def percentile(values: Sequence[float], quantile: float) -> float | None:
     return ordered[index]
 
 
-# Process sampling ----------------------------------------------------------------------------------------------
-
-
-def _child_pids(root: int) -> list[int]:
-    """Return ``root`` and all its descendants, found by scanning /proc."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # The command name in brackets may contain spaces, so fields are counted after its closing bracket.
-        parent = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        parents.setdefault(parent, []).append(int(entry.name))
-
-    found, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        pending.extend(parents.get(pid, []))
-    return found
-
-
-def _memory_mb(pid: int) -> tuple[float, float] | None:
-    """Return (VmRSS, VmHWM) of ``pid`` in MiB, or None when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            fields = dict(line.split(":", 1) for line in handle if ":" in line)
-    except OSError:
-        return None
-    if "VmRSS" not in fields or "VmHWM" not in fields:
-        return None
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
-
-
 # Service runs ------------------------------------------------------------------------------------------------
 
 
 @dataclass
 class ServiceSample:
-    """One sample of a running service: seconds since start, consumed events, summed RSS in MiB."""
+    """One sample of a running service.
+
+    Seconds since start, consumed events, summed RSS in MiB, and CPU seconds
+    used so far by the service's processes and by the broker (None when the
+    broker's process is not known).
+    """
 
     elapsed_s: float
     consumed: float | None
     rss_mb: float
+    cpu_s: float = 0.0
+    broker_cpu_s: float | None = None
 
 
 @dataclass
@@ -258,25 +233,32 @@ class ServiceRun:
     log_path: Path
     process: subprocess.Popen[bytes]
     started: float
+    broker_pid: int | None = None
     samples: list[ServiceSample] = field(default_factory=list)
     peak_rss_mb: dict[int, float] = field(default_factory=dict)
     metrics_text: str = ""
     exit_code: int | None = None
     wall_s: float = 0.0
     _urls: list[str] = field(default_factory=list)
+    _cpu_by_pid: dict[int, float] = field(default_factory=dict)
     _stop_sampling: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     @classmethod
-    def start(cls, arguments: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> ServiceRun:
-        """Start ``python -m stream.cli run ARGUMENTS`` with its log written to ``log_path``."""
+    def start(
+        cls, arguments: Sequence[str], log_path: Path, env: dict[str, str] | None = None, broker_pid: int | None = None
+    ) -> ServiceRun:
+        """Start ``python -m stream.cli run ARGUMENTS`` with its log written to ``log_path``.
+
+        With ``broker_pid``, each sample also records the broker's CPU time.
+        """
         command = [sys.executable, "-m", "stream.cli", "run", *arguments]
         with open(log_path, "wb") as log_file:
             started = time.perf_counter()
             process = subprocess.Popen(
                 command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=_REPOSITORY_ROOT, env=env
             )
-        run = cls(command=command, log_path=log_path, process=process, started=started)
+        run = cls(command=command, log_path=log_path, process=process, started=started, broker_pid=broker_pid)
         run._thread = threading.Thread(target=run._sample_until_exit, name="service-sampler", daemon=True)
         run._thread.start()
         return run
@@ -317,14 +299,20 @@ class ServiceRun:
 
     def _take_sample(self) -> None:
         rss_total = 0.0
-        for pid in _child_pids(self.process.pid):
-            memory = _memory_mb(pid)
+        for pid in child_pids(self.process.pid):
+            memory = memory_mb(pid)
             if memory is not None:
                 rss_total += memory[0]
                 self.peak_rss_mb[pid] = max(self.peak_rss_mb.get(pid, 0.0), memory[1])
+            cpu = cpu_seconds(pid)
+            if cpu is not None:
+                self._cpu_by_pid[pid] = cpu
+        # A worker that already exited keeps its last reading, so the total never drops.
+        cpu_total = sum(self._cpu_by_pid.values())
+        broker_cpu = cpu_seconds(self.broker_pid) if self.broker_pid is not None else None
 
         consumed = self._scrape_consumed()
-        self.samples.append(ServiceSample(time.perf_counter() - self.started, consumed, rss_total))
+        self.samples.append(ServiceSample(time.perf_counter() - self.started, consumed, rss_total, cpu_total, broker_cpu))
 
     def _scrape_consumed(self) -> float | None:
         if not self._urls:
@@ -356,7 +344,27 @@ class Measurement:
     startup_s: float | None = None
     peak_rss_mb: float | None = None
     processes: int | None = None
+    service_cores: float | None = None
+    broker_cores: float | None = None
     note: str = ""
+
+
+def steady_cores(samples: Sequence[ServiceSample]) -> tuple[float | None, float | None]:
+    """Return the CPU cores that the service and the broker used over the window of :func:`steady_rate`.
+
+    A core is one CPU second per second. Returns None in place of a figure
+    that the samples cannot give.
+    """
+    counted = [sample for sample in samples if sample.consumed]
+    if len(counted) < 2 or counted[-1].elapsed_s <= counted[0].elapsed_s:
+        return None, None
+
+    first, last = counted[0], counted[-1]
+    seconds = last.elapsed_s - first.elapsed_s
+    broker = None
+    if first.broker_cpu_s is not None and last.broker_cpu_s is not None:
+        broker = (last.broker_cpu_s - first.broker_cpu_s) / seconds
+    return (last.cpu_s - first.cpu_s) / seconds, broker
 
 
 def steady_rate(samples: Sequence[ServiceSample]) -> tuple[float | None, float | None]:
@@ -395,6 +403,7 @@ class BenchContext:
     json_topic: str
     avro_topic: str | None = None
     avro_reason: str = ""
+    broker_pid: int | None = None
     run_counter: itertools.count[int] = field(default_factory=itertools.count)
 
     def next_name(self, kind: str) -> str:
@@ -419,7 +428,7 @@ class BenchContext:
     def run_service(self, kind: str, topic: str, *extra: str) -> ServiceRun:
         """Run the service with ``--until-end`` on ``topic`` and wait for it to exit."""
         name = self.next_name(kind)
-        run = ServiceRun.start(self.service_arguments(topic, name, *extra), self.work_dir / f"{name}.log")
+        run = ServiceRun.start(self.service_arguments(topic, name, *extra), self.work_dir / f"{name}.log", broker_pid=self.broker_pid)
         run.wait()
         return run
 
@@ -430,6 +439,7 @@ def _measurement_from_run(contender: str, run: ServiceRun, events: int) -> Measu
         return Measurement(contender, None, note=f"service exited with code {run.exit_code}: {tail}")
 
     eps, startup_s = steady_rate(run.samples)
+    service_cores, broker_cores = steady_cores(run.samples)
     peak = max(run.peak_rss_mb.values(), default=None)
     note = "" if eps is not None else "too few metric samples for a steady rate"
     return Measurement(
@@ -439,6 +449,8 @@ def _measurement_from_run(contender: str, run: ServiceRun, events: int) -> Measu
         startup_s=startup_s,
         peak_rss_mb=peak,
         processes=len(run.peak_rss_mb),
+        service_cores=service_cores,
+        broker_cores=broker_cores,
         note=note,
     )
 
@@ -448,12 +460,15 @@ def _measurement_from_run(contender: str, run: ServiceRun, events: int) -> Measu
 
 def measure_raw(context: BenchContext) -> Measurement:
     """Measure contender (a): a bare consumer that reads the JSON topic, ``eps`` from its first batch to its last message."""
-    result = consume_raw(context.bootstrap, context.json_topic, context.next_name("raw"), context.events)
+    result = consume_raw(context.bootstrap, context.json_topic, context.next_name("raw"), context.events, context.broker_pid)
+    steady = result.steady_s > 0
     return Measurement(
         "raw",
-        result.steady_messages / result.steady_s if result.steady_s > 0 else None,
+        result.steady_messages / result.steady_s if steady else None,
         wall_eps=result.messages / result.total_s,
         startup_s=result.total_s - result.steady_s,
+        service_cores=result.steady_cpu_s / result.steady_s if steady else None,
+        broker_cores=result.steady_broker_cpu_s / result.steady_s if steady and result.steady_broker_cpu_s is not None else None,
     )
 
 
@@ -546,9 +561,9 @@ def prepare_avro_topic(context: BenchContext, events: Sequence[dict[str, Any]]) 
 
     topic = f"{context.prefix}-avro"
     create_topics(context.bootstrap, [topic, f"{topic}.dlq"], context.partitions)
-    produce_all(context.bootstrap, topic, values)
+    produce_all(context.bootstrap, topic, _repeated(values, context.events))
     context.avro_topic = topic
-    _progress(f"produced {len(values)} Avro events, {sum(map(len, values)) / len(values):.0f} bytes on average")
+    _progress(f"produced {context.events} Avro messages, {sum(map(len, values)) / len(values):.0f} bytes on average")
 
 
 def select_process_rules(folder: Path) -> list[Path]:
@@ -762,8 +777,13 @@ def build_summary(
     rule_rows: list[dict[str, Any]] | None,
     memory: dict[str, Any] | None,
     machine: dict[str, Any],
+    lower_rate_latency: LatencyResult | None = None,
 ) -> dict[str, Any]:
-    """Collect the headline figures (None for an unavailable contender) and the details under extra keys."""
+    """Collect the headline figures (None for an unavailable contender) and the details under extra keys.
+
+    ``latency`` is the run at half the best JSON rate, which the target is
+    about; ``lower_rate_latency``, at a quarter of it, is reported beside it.
+    """
     raw_eps = _eps(best, "raw")
     json_eps = _eps(best, "json")
     avro_eps = _eps(best, "avro")
@@ -782,6 +802,7 @@ def build_summary(
         "json_workers2_eps": _eps(best, "json_workers2"),
         "contenders": {name: _measurement_dict(measurement) for name, measurement in best.items()},
         "latency": None if latency is None else latency.__dict__,
+        "lower_rate_latency": None if lower_rate_latency is None else lower_rate_latency.__dict__,
         "rules": rule_rows,
         "memory_run": memory,
         "machine": machine,
@@ -819,17 +840,20 @@ def format_table(summary: dict[str, Any]) -> str:
     """Format the summary as plain-text tables."""
     raw_eps = summary["raw_eps"]
     lines = [
-        f"{'contender':<20} {'steady ev/s':>12} {'wall ev/s':>10} {'vs raw':>7} {'start-up s':>10} {'peak RSS MiB':>12}  note",
+        f"{'contender':<20} {'steady ev/s':>12} {'wall ev/s':>10} {'vs raw':>7} {'start-up s':>10} {'peak RSS MiB':>12} "
+        f"{'cores':>6} {'broker cores':>12}  note",
     ]
     for name, measurement in summary["contenders"].items():
         lines.append(
             f"{name:<20} {_number(measurement['eps'], '.0f'):>12} {_number(measurement['wall_eps'], '.0f'):>10} "
             f"{_number(ratio(measurement['eps'], raw_eps), '.2f'):>7} {_number(measurement['startup_s'], '.2f'):>10} "
-            f"{_number(measurement['peak_rss_mb'], '.0f'):>12}  {measurement['note']}"
+            f"{_number(measurement['peak_rss_mb'], '.0f'):>12} {_number(measurement.get('service_cores'), '.2f'):>6} "
+            f"{_number(measurement.get('broker_cores'), '.2f'):>12}  {measurement['note']}"
         )
 
-    latency = summary["latency"]
-    if latency is not None:
+    for latency in (summary["latency"], summary.get("lower_rate_latency")):
+        if latency is None:
+            continue
         lines += [
             "",
             f"latency at {latency['rate_eps']:.0f} ev/s ({latency['alerts']} alerts): "
@@ -887,12 +911,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.ExitStack() as cleanup:
         work_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="eql-stream-throughput-")))
         bootstrap = arguments.bootstrap_servers
+        broker_pid = None
         if bootstrap is None:
             bootstrap = start_local_broker(work_dir / "kafka-state")
             cleanup.callback(stop_local_broker, work_dir / "kafka-state")
-            _progress(f"started a local broker at {bootstrap}")
+            broker_pid = local_broker_pid(work_dir / "kafka-state")
+            _progress(f"started a local broker at {bootstrap} (pid {broker_pid})")
 
-        summary = run_benchmark(arguments, bootstrap, work_dir)
+        summary = run_benchmark(arguments, bootstrap, work_dir, broker_pid)
 
     print(format_table(summary))
     if arguments.json:
@@ -900,8 +926,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run_benchmark(arguments: argparse.Namespace, bootstrap: str, work_dir: Path) -> dict[str, Any]:
-    """Produce the topics, run every contender and return the summary."""
+def run_benchmark(arguments: argparse.Namespace, bootstrap: str, work_dir: Path, broker_pid: int | None = None) -> dict[str, Any]:
+    """Produce the topics, run every contender and return the summary.
+
+    ``broker_pid`` is the broker's process id when this script started the
+    broker, so that each run also reports the broker's CPU use.
+    """
     machine = describe_machine()
     prefix = f"bench-throughput-{uuid.uuid4().hex[:8]}"
     context = BenchContext(
@@ -913,30 +943,41 @@ def run_benchmark(arguments: argparse.Namespace, bootstrap: str, work_dir: Path)
         prefix=prefix,
         output_topic=f"{prefix}-alerts",
         json_topic=f"{prefix}-json",
+        broker_pid=broker_pid,
     )
 
-    events = generate_process_events(arguments.events, seed=arguments.seed)
+    events = generate_process_events(min(arguments.distinct_events, arguments.events), seed=arguments.seed)
     json_values = [orjson.dumps(event) for event in events]
     create_topics(bootstrap, [context.output_topic], arguments.partitions)
     create_topics(bootstrap, [context.json_topic, f"{context.json_topic}.dlq"], arguments.partitions)
-    produce_all(bootstrap, context.json_topic, json_values)
-    _progress(f"produced {len(json_values)} JSON events, {sum(map(len, json_values)) / len(json_values):.0f} bytes on average")
+    produce_all(bootstrap, context.json_topic, _repeated(json_values, arguments.events))
+    _progress(
+        f"produced {arguments.events} JSON messages ({len(json_values)} distinct events repeated), "
+        f"{sum(map(len, json_values)) / len(json_values):.0f} bytes on average"
+    )
     prepare_avro_topic(context, events)
     del events
 
     results = run_rounds(context, arguments.rounds)
     best = {name: best_measurement(measurements) for name, measurements in results.items()}
 
-    latency = None
+    latency = lower_rate_latency = None
     json_eps = _eps(best, "json")
     if json_eps:
         latency = measure_latency(context, json_values, json_eps / 2, arguments.latency_seconds)
         _progress(f"latency: {latency}")
+        lower_rate_latency = measure_latency(context, json_values, json_eps / 4, arguments.latency_seconds)
+        _progress(f"latency at a quarter of the rate: {lower_rate_latency}")
 
     rule_rows = _measure_rules_if_present(context, arguments, json_values)
     memory = measure_memory_flatness(context, json_values, MEMORY_RUN_EVENTS) if arguments.memory_run else None
     machine["load_average_end"] = list(os.getloadavg())
-    return build_summary(best, latency, rule_rows, memory, machine)
+    return build_summary(best, latency, rule_rows, memory, machine, lower_rate_latency)
+
+
+def _repeated(values: Sequence[bytes], count: int) -> Iterator[bytes]:
+    """Yield ``count`` items of ``values``, in order, starting again from the first when they run out."""
+    return itertools.islice(itertools.cycle(values), count)
 
 
 def _measure_rules_if_present(context: BenchContext, arguments: argparse.Namespace, values: Sequence[bytes]) -> list[dict[str, Any]] | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -24,6 +26,8 @@ def _load_bench_throughput() -> ModuleType:
 
 
 throughput = _load_bench_throughput()
+# Loading the script put the repository root on the import path.
+from bench import procstat  # noqa: E402
 
 HEADLINE_KEYS = {
     "raw_eps", "json_eps", "json_ratio", "avro_eps", "avro_ratio", "workers2_speedup", "p99_latency_ms", "peak_rss_mb",
@@ -133,6 +137,31 @@ def test_steady_rate_without_two_counts_has_no_rate() -> None:
     assert throughput.steady_rate(samples) == (None, 1.0)
 
 
+def test_steady_cores_over_counted_window() -> None:
+    sample = throughput.ServiceSample
+    samples = [sample(0.5, None, 50.0, 0.2, 10.0), sample(1.0, 100.0, 60.0, 0.5, 10.2), sample(3.0, 900.0, 70.0, 3.5, 10.6)]
+
+    service_cores, broker_cores = throughput.steady_cores(samples)
+
+    assert service_cores == pytest.approx(1.5)
+    assert broker_cores == pytest.approx(0.2)
+
+
+def test_steady_cores_without_broker_pid() -> None:
+    samples = [throughput.ServiceSample(1.0, 100.0, 60.0, 1.0), throughput.ServiceSample(2.0, 200.0, 60.0, 2.0)]
+
+    assert throughput.steady_cores(samples) == (pytest.approx(1.0), None)
+
+
+def test_cpu_seconds_of_this_process() -> None:
+    busy_until = time.process_time() + 0.05
+    while time.process_time() < busy_until:
+        pass
+
+    assert procstat.cpu_seconds(os.getpid()) >= 0.05
+    assert procstat.cpu_seconds(2**22 + 1) is None
+
+
 @pytest.mark.parametrize(
     ("available", "expected"),
     [(0, []), (1, [1]), (5, [1, 5]), (100, [1, 10, 100]), (488, [1, 10, 100, 488])],
@@ -193,7 +222,8 @@ def test_format_table_shows_unavailable_as_na() -> None:
 def test_parse_arguments_defaults() -> None:
     arguments = throughput.parse_arguments([])
 
-    assert arguments.events == 200_000
+    assert arguments.events == 1_000_000
+    assert arguments.distinct_events == 200_000
     assert arguments.partitions == 4
     assert arguments.bootstrap_servers is None
     assert arguments.json is False
@@ -202,8 +232,8 @@ def test_parse_arguments_defaults() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--events", "0"], ["--partitions", "-1"], ["--events", "many"]],
-    ids=["zero-events", "negative-partitions", "not-a-number"],
+    [["--events", "0"], ["--partitions", "-1"], ["--events", "many"], ["--distinct-events", "0"]],
+    ids=["zero-events", "negative-partitions", "not-a-number", "zero-distinct-events"],
 )
 def test_parse_arguments_rejects_invalid_counts(argv: list[str]) -> None:
     with pytest.raises(SystemExit):

@@ -1,0 +1,52 @@
+"""Process statistics read from /proc (Linux): descendants, CPU time and memory of a process."""
+
+from __future__ import annotations
+
+import os
+
+
+def child_pids(root: int) -> list[int]:
+    """Return ``root`` and all its descendants, found by scanning /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # The command name in brackets may contain spaces, so fields are counted after its closing bracket.
+        parent = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        parents.setdefault(parent, []).append(int(entry.name))
+
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(parents.get(pid, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """Return the user plus system CPU time of ``pid`` in seconds, or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    # Fields 14 and 15 of /proc/PID/stat (utime, stime), counted in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mb(pid: int) -> tuple[float, float] | None:
+    """Return (VmRSS, VmHWM) of ``pid`` in MiB, or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            fields = dict(line.split(":", 1) for line in handle if ":" in line)
+    except OSError:
+        return None
+    if "VmRSS" not in fields or "VmHWM" not in fields:
+        return None
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
