@@ -213,9 +213,10 @@ def percentile(values: Sequence[float], quantile: float) -> float | None:
 class ServiceSample:
     """One sample of a running service.
 
-    Seconds since start, consumed events, summed RSS in MiB, and CPU seconds
-    used so far by the service's processes and by the broker (None when the
-    broker's process is not known).
+    Seconds since start, consumed events, summed RSS in MiB, CPU seconds used
+    so far by the service's processes and by the broker (None when the
+    broker's process is not known), and ``eql_stream_ready``, which is 1 only
+    while every worker has partitions (None when not scraped).
     """
 
     elapsed_s: float
@@ -223,6 +224,7 @@ class ServiceSample:
     rss_mb: float
     cpu_s: float = 0.0
     broker_cpu_s: float | None = None
+    ready: float | None = None
 
 
 @dataclass
@@ -312,7 +314,10 @@ class ServiceRun:
         broker_cpu = cpu_seconds(self.broker_pid) if self.broker_pid is not None else None
 
         consumed = self._scrape_consumed()
-        self.samples.append(ServiceSample(time.perf_counter() - self.started, consumed, rss_total, cpu_total, broker_cpu))
+        ready = metric_total(self.metrics_text, _READY_METRIC) if consumed is not None else None
+        self.samples.append(
+            ServiceSample(time.perf_counter() - self.started, consumed, rss_total, cpu_total, broker_cpu, ready)
+        )
 
     def _scrape_consumed(self) -> float | None:
         if not self._urls:
@@ -349,13 +354,29 @@ class Measurement:
     note: str = ""
 
 
+def steady_window(samples: Sequence[ServiceSample]) -> list[ServiceSample]:
+    """Return the samples of the steady window: from the first one that shows a consumed event
+    while every worker is ready, to the last one with a count.
+
+    A run whose scrapes never show the readiness gauge starts at the first consumed event. With
+    ``--workers 2`` the first worker usually consumes alone until the group's rebalance gives the
+    second one its partitions (up to librdkafka's heartbeat interval, 3 s by default), so that
+    part counts as start-up.
+    """
+    counted = [sample for sample in samples if sample.consumed]
+    if any(sample.ready is not None for sample in counted):
+        first_ready = next((index for index, sample in enumerate(counted) if sample.ready and sample.ready >= 1), None)
+        return counted[first_ready:] if first_ready is not None else []
+    return counted
+
+
 def steady_cores(samples: Sequence[ServiceSample]) -> tuple[float | None, float | None]:
     """Return the CPU cores that the service and the broker used over the window of :func:`steady_rate`.
 
     A core is one CPU second per second. Returns None in place of a figure
     that the samples cannot give.
     """
-    counted = [sample for sample in samples if sample.consumed]
+    counted = steady_window(samples)
     if len(counted) < 2 or counted[-1].elapsed_s <= counted[0].elapsed_s:
         return None, None
 
@@ -370,11 +391,11 @@ def steady_cores(samples: Sequence[ServiceSample]) -> tuple[float | None, float 
 def steady_rate(samples: Sequence[ServiceSample]) -> tuple[float | None, float | None]:
     """Return (events per second, seconds to the first consumed event) from a run's samples.
 
-    The rate is the consumed count gained from the first sample that shows a
-    consumed event to the last sample with a count, over the time between them.
-    Returns None in place of a figure that the samples cannot give.
+    The rate is the consumed count gained over :func:`steady_window`, divided
+    by the time between its first and last sample. Returns None in place of a
+    figure that the samples cannot give.
     """
-    counted = [sample for sample in samples if sample.consumed]
+    counted = steady_window(samples)
     if not counted:
         return None, None
 

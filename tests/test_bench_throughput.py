@@ -137,6 +137,27 @@ def test_steady_rate_without_two_counts_has_no_rate() -> None:
     assert throughput.steady_rate(samples) == (None, 1.0)
 
 
+def test_steady_rate_waits_for_every_worker_ready() -> None:
+    sample = throughput.ServiceSample
+    samples = [
+        sample(1.0, 100.0, 50.0, ready=0.0),
+        sample(2.0, 1000.0, 50.0, ready=1.0),
+        sample(3.0, 3000.0, 50.0, ready=1.0),
+        sample(3.5, 4000.0, 50.0, ready=0.0),
+    ]
+
+    eps, startup_s = throughput.steady_rate(samples)
+
+    assert eps == pytest.approx(2000.0)
+    assert startup_s == 2.0
+
+
+def test_steady_rate_never_ready_has_no_rate() -> None:
+    samples = [throughput.ServiceSample(1.0, 100.0, 50.0, ready=0.0), throughput.ServiceSample(2.0, 200.0, 50.0, ready=0.0)]
+
+    assert throughput.steady_rate(samples) == (None, None)
+
+
 def test_steady_cores_over_counted_window() -> None:
     sample = throughput.ServiceSample
     samples = [sample(0.5, None, 50.0, 0.2, 10.0), sample(1.0, 100.0, 60.0, 0.5, 10.2), sample(3.0, 900.0, 70.0, 3.5, 10.6)]
