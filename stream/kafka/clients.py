@@ -31,6 +31,9 @@ _CONSUMER_DEFAULTS = {
     "queued.max.messages.kbytes": 32768,
     "statistics.interval.ms": 5000,
     "session.timeout.ms": 45000,
+    # A member notices a rebalance at its next heartbeat, so a worker that joins gets its
+    # partitions within about a second instead of librdkafka's default of three.
+    "heartbeat.interval.ms": 1000,
 }
 _PRODUCER_DEFAULTS = {
     "linger.ms": 5,
