@@ -27,7 +27,7 @@ def _load_bench_throughput() -> ModuleType:
 
 throughput = _load_bench_throughput()
 # Loading the script put the repository root on the import path.
-from bench import procstat  # noqa: E402
+from bench import metrics_text, procstat, service_run  # noqa: E402
 
 HEADLINE_KEYS = {
     "raw_eps", "json_eps", "json_ratio", "avro_eps", "avro_ratio", "workers2_speedup", "p99_latency_ms", "peak_rss_mb",
@@ -79,7 +79,7 @@ def test_available_run_flags_finds_long_options(help_text: str, flag: str, prese
 def test_histogram_quantile_interpolates_like_prometheus(
     quantile: float, buckets: list[tuple[float, float]], expected: float | None
 ) -> None:
-    result = throughput.histogram_quantile(quantile, buckets)
+    result = metrics_text.histogram_quantile(quantile, buckets)
 
     if expected is None:
         assert result is None
@@ -99,7 +99,7 @@ def test_histogram_quantile_interpolates_like_prometheus(
     ids=["empty", "single", "median-of-100", "p99-of-100", "max-of-unsorted"],
 )
 def test_percentile_uses_nearest_rank(values: list[float], quantile: float, expected: float | None) -> None:
-    assert throughput.percentile(values, quantile) == expected
+    assert metrics_text.percentile(values, quantile) == expected
 
 
 @pytest.mark.parametrize(
@@ -112,33 +112,33 @@ def test_ratio_handles_missing_figures(numerator: float | None, denominator: flo
 
 
 def test_metric_total_sums_label_sets() -> None:
-    assert throughput.metric_total(METRICS_TEXT, "eql_stream_events_consumed_total") == 150.0
+    assert metrics_text.metric_total(METRICS_TEXT, "eql_stream_events_consumed_total") == 150.0
 
 
 def test_histogram_buckets_reads_cumulative_counts() -> None:
-    buckets = throughput.histogram_buckets(METRICS_TEXT, "eql_stream_alert_latency_seconds")
+    buckets = metrics_text.histogram_buckets(METRICS_TEXT, "eql_stream_alert_latency_seconds")
 
     assert buckets == [(0.01, 2.0), (0.1, 8.0), (math.inf, 10.0)]
 
 
 def test_steady_rate_skips_startup_samples() -> None:
-    sample = throughput.ServiceSample
+    sample = service_run.ServiceSample
     samples = [sample(0.5, None, 40.0), sample(1.0, 0.0, 50.0), sample(2.0, 1000.0, 55.0), sample(4.0, 5000.0, 56.0)]
 
-    eps, startup_s = throughput.steady_rate(samples)
+    eps, startup_s = service_run.steady_rate(samples)
 
     assert eps == pytest.approx(2000.0)
     assert startup_s == 2.0
 
 
 def test_steady_rate_without_two_counts_has_no_rate() -> None:
-    samples = [throughput.ServiceSample(1.0, 500.0, 50.0)]
+    samples = [service_run.ServiceSample(1.0, 500.0, 50.0)]
 
-    assert throughput.steady_rate(samples) == (None, 1.0)
+    assert service_run.steady_rate(samples) == (None, 1.0)
 
 
 def test_steady_rate_waits_for_every_worker_ready() -> None:
-    sample = throughput.ServiceSample
+    sample = service_run.ServiceSample
     samples = [
         sample(1.0, 100.0, 50.0, ready=0.0),
         sample(2.0, 1000.0, 50.0, ready=1.0),
@@ -146,32 +146,32 @@ def test_steady_rate_waits_for_every_worker_ready() -> None:
         sample(3.5, 4000.0, 50.0, ready=0.0),
     ]
 
-    eps, startup_s = throughput.steady_rate(samples)
+    eps, startup_s = service_run.steady_rate(samples)
 
     assert eps == pytest.approx(2000.0)
     assert startup_s == 2.0
 
 
 def test_steady_rate_never_ready_has_no_rate() -> None:
-    samples = [throughput.ServiceSample(1.0, 100.0, 50.0, ready=0.0), throughput.ServiceSample(2.0, 200.0, 50.0, ready=0.0)]
+    samples = [service_run.ServiceSample(1.0, 100.0, 50.0, ready=0.0), service_run.ServiceSample(2.0, 200.0, 50.0, ready=0.0)]
 
-    assert throughput.steady_rate(samples) == (None, None)
+    assert service_run.steady_rate(samples) == (None, None)
 
 
 def test_steady_cores_over_counted_window() -> None:
-    sample = throughput.ServiceSample
+    sample = service_run.ServiceSample
     samples = [sample(0.5, None, 50.0, 0.2, 10.0), sample(1.0, 100.0, 60.0, 0.5, 10.2), sample(3.0, 900.0, 70.0, 3.5, 10.6)]
 
-    service_cores, broker_cores = throughput.steady_cores(samples)
+    service_cores, broker_cores = service_run.steady_cores(samples)
 
     assert service_cores == pytest.approx(1.5)
     assert broker_cores == pytest.approx(0.2)
 
 
 def test_steady_cores_without_broker_pid() -> None:
-    samples = [throughput.ServiceSample(1.0, 100.0, 60.0, 1.0), throughput.ServiceSample(2.0, 200.0, 60.0, 2.0)]
+    samples = [service_run.ServiceSample(1.0, 100.0, 60.0, 1.0), service_run.ServiceSample(2.0, 200.0, 60.0, 2.0)]
 
-    assert throughput.steady_cores(samples) == (pytest.approx(1.0), None)
+    assert service_run.steady_cores(samples) == (pytest.approx(1.0), None)
 
 
 def test_cpu_seconds_of_this_process() -> None:
