@@ -79,7 +79,7 @@ def _add_rule_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    from stream.config import add_run_arguments
+    from stream.config_loading import add_run_arguments
 
     add_run_arguments(parser)
 
@@ -144,7 +144,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
 
 def run_service(arguments: argparse.Namespace) -> int:
     """Validate the configuration, then run the Kafka service until stopped."""
-    from stream.config import cli_values_from_namespace, load_settings
+    from stream.config_loading import cli_values_from_namespace, load_settings
     from stream.runner import run_detection_service
     from stream.workers import run_workers
 

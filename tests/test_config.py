@@ -1,4 +1,4 @@
-"""Tests of stream.config: precedence, validation messages, secret masking and the run flags."""
+"""Tests of stream.config and stream.config_loading: precedence, validation messages, secret masking and the run flags."""
 
 from __future__ import annotations
 
@@ -12,12 +12,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from stream.config import (
-    ServiceSettings,
-    add_run_arguments,
-    cli_values_from_namespace,
-    load_settings,
-)
+from stream.config import ServiceSettings
+from stream.config_loading import add_run_arguments, cli_values_from_namespace, load_settings
 from stream.errors import ConfigError
 
 REQUIRED_FLAGS: dict[str, Any] = {"bootstrap_servers": "kafka:9092", "input_topics": ["events"]}
@@ -566,7 +562,7 @@ def test_settings_ignore_process_environment(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_unknown_env_variable_logs_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="stream.config"):
+    with caplog.at_level(logging.WARNING, logger="stream.config_loading"):
         load_settings(REQUIRED_FLAGS, {"EQL_STREAM_INPUT_TOPIC": "typo", "EQL_STREAM_CONFIG": ""}, None)
 
     assert "EQL_STREAM_INPUT_TOPIC" in caplog.text

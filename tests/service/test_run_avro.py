@@ -18,7 +18,7 @@ from kafka_io import labelled_corpus, produce, read_topic
 from stream.codecs.avro_codec import AvroEventDecoder, encode_event
 from stream.codecs.avro_schema import load_shipped_schema
 from stream.codecs.registry import frame, make_registry_client, register_schema, topic_subject
-from stream.config import load_settings
+from stream.config_loading import load_settings
 from stream.runner import run_detection_service
 
 
