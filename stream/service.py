@@ -56,6 +56,10 @@ HEADER_ERROR_MESSAGE = "eql_stream.error.message"
 EXIT_OK = 0
 EXIT_FAILED = 1
 
+# Errors of librdkafka's store_offsets for a partition this consumer does not own: _STATE
+# once it was assigned and then lost or revoked, _UNKNOWN_PARTITION when it never was.
+_NOT_ASSIGNED_ERRORS = frozenset({KafkaError._STATE, KafkaError._UNKNOWN_PARTITION})
+
 class DetectionService:
     """The consume, evaluate, produce and commit loop (see the module docstring)."""
 
@@ -360,7 +364,16 @@ class DetectionService:
         ready = self._offsets.take_ready()
         if not ready:
             return
-        self._consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in ready.items()])
+        try:
+            self._consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in ready.items()])
+        except KafkaException as exc:
+            # librdkafka rejects offsets of partitions that are no longer assigned, for example after
+            # a lost assignment. Their new owner reads those messages again, which at-least-once allows.
+            error = exc.args[0] if exc.args else None
+            if not (isinstance(error, KafkaError) and error.code() in _NOT_ASSIGNED_ERRORS):
+                raise
+            logger.warning("offsets not stored because the partitions are not assigned to this consumer: %s", ready)
+            return
         if self._end_tracker is not None:
             for key, offset in ready.items():
                 self._end_tracker.record(key, offset)
@@ -459,6 +472,8 @@ class DetectionService:
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         logger.warning("partitions lost (their offsets may have been committed by another member): %s", _describe_partitions(partitions))
         self._metrics.rebalances.labels(kind="lost").inc()
+        # Their offsets are no longer ours to store, even when their deliveries complete later.
+        self._offsets.forget([(tp.topic, tp.partition) for tp in partitions])
         self._health.set_ready(False, "partitions lost")
 
     def _on_kafka_error(self, error: KafkaError) -> None:
