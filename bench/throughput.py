@@ -106,7 +106,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7, help="seed of the event generator (default: 7)")
     parser.add_argument("--bootstrap-servers", metavar="HOST:PORT", help="use this broker instead of starting one with scripts/kafka-local")
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="duration of the fixed-rate latency run in seconds (default: 20)")
-    parser.add_argument("--rule-events", type=_positive_int, default=20_000, help="events in the topic of the rule-count runs, at most --events (default: 20000)")
+    parser.add_argument("--rule-seconds", type=_positive_float, default=8.0, help="seconds each rule-count run consumes the JSON topic after its first event, unless it reaches the end first (default: 8)")
     parser.add_argument("--rules-folder", type=Path, default=DEFAULT_RULES_FOLDER, help="Elastic detection-rules checkout for the rule-count runs (default: ../shared/data/elastic-rules)")
     parser.add_argument("--memory-run", action="store_true", help="also run the service over 1000000 events and report its resident memory over time")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object on the last line")
@@ -117,6 +117,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"invalid value {value}: use 1 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"invalid value {value}: use a number above 0")
     return value
 
 
@@ -473,27 +480,48 @@ def _alert_latencies_ms(bootstrap: str, topic: str, source_timestamps: dict[tupl
 # Rule counts and memory --------------------------------------------------------------------------------------
 
 
-def measure_rule_counts(context: BenchContext, topic: str, events: int, rule_paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """Run the service on ``topic`` with the first 1, 10, 100 and all ``rule_paths`` and return one row per count."""
+def measure_rule_counts(context: BenchContext, rule_paths: Sequence[Path], seconds: float) -> list[dict[str, Any]]:
+    """Run the service on the JSON topic with the first 1, 10, 100 and all ``rule_paths`` and return one row per count.
+
+    Each run ends ``seconds`` after its first consumed event (SIGTERM), or at
+    the topic's end if that comes first, so that every rule count is measured
+    over a similar time whatever its rate.
+    """
     rows = []
     for count in rule_count_steps(len(rule_paths)):
         rule_arguments = [argument for path in rule_paths[:count] for argument in ("--rules", str(path))]
-        run = context.run_service(f"rules{count}", topic, *rule_arguments)
-        measurement = _measurement_from_run(f"rules_{count}", run, events)
+        name = context.next_name(f"rules{count}")
+        arguments = context.service_arguments(context.json_topic, name, *rule_arguments)
+        run = ServiceRun.start(arguments, context.work_dir / f"{name}.log", broker_pid=context.broker_pid)
+        _stop_after_consuming_for(run, seconds)
+        eps, startup_s = steady_rate(run.samples)
         loaded = _LOADED_RULES_PATTERN.search(run.log_text())
         rows.append(
             {
                 "rules": count,
                 "loaded": int(loaded.group(1)) if loaded else None,
-                "eps": measurement.eps,
-                "wall_eps": measurement.wall_eps,
-                "startup_s": measurement.startup_s,
-                "peak_rss_mb": measurement.peak_rss_mb,
-                "note": measurement.note,
+                "eps": eps,
+                "consumed": run.latest_consumed(),
+                "startup_s": startup_s,
+                "peak_rss_mb": max(run.peak_rss_mb.values(), default=None),
+                "note": "" if run.exit_code == 0 else f"service exited with code {run.exit_code}",
             }
         )
         _progress(f"rules: {rows[-1]}")
     return rows
+
+
+def _stop_after_consuming_for(run: ServiceRun, seconds: float) -> None:
+    """Wait until ``run`` has consumed for ``seconds`` since its first event, then stop it; or until it exits."""
+    deadline = None
+    while run.process.poll() is None:
+        if deadline is None and (run.latest_consumed() or 0) > 0:
+            deadline = time.monotonic() + seconds
+        if deadline is not None and time.monotonic() >= deadline:
+            run.stop()
+            return
+        time.sleep(SAMPLE_INTERVAL_S)
+    run.wait()
 
 
 def measure_memory_flatness(context: BenchContext, values: Sequence[bytes], total: int) -> dict[str, Any]:
@@ -623,11 +651,11 @@ def format_table(summary: dict[str, Any]) -> str:
         ]
 
     if summary["rules"]:
-        lines += ["", f"{'rules':>6} {'loaded':>7} {'steady ev/s':>12} {'wall ev/s':>10} {'peak RSS MiB':>12}"]
+        lines += ["", f"{'rules':>6} {'loaded':>7} {'steady ev/s':>12} {'consumed':>10} {'peak RSS MiB':>12}"]
         for row in summary["rules"]:
             lines.append(
                 f"{row['rules']:>6} {_number(row['loaded'], 'd'):>7} {_number(row['eps'], '.0f'):>12} "
-                f"{_number(row['wall_eps'], '.0f'):>10} {_number(row['peak_rss_mb'], '.0f'):>12}  {row['note']}"
+                f"{_number(row.get('consumed'), '.0f'):>10} {_number(row['peak_rss_mb'], '.0f'):>12}  {row['note']}"
             )
 
     if summary["memory_run"]:
@@ -728,7 +756,7 @@ def run_benchmark(arguments: argparse.Namespace, bootstrap: str, work_dir: Path,
         lower_rate_latency = measure_latency(context, json_values, json_eps / 4, arguments.latency_seconds)
         _progress(f"latency at a quarter of the rate: {lower_rate_latency}")
 
-    rule_rows = _measure_rules_if_present(context, arguments, json_values)
+    rule_rows = _measure_rules_if_present(context, arguments)
     memory = measure_memory_flatness(context, json_values, MEMORY_RUN_EVENTS) if arguments.memory_run else None
     machine["load_average_end"] = list(os.getloadavg())
     return build_summary(best, latency, rule_rows, memory, machine, lower_rate_latency)
@@ -739,18 +767,14 @@ def _repeated(values: Sequence[bytes], count: int) -> Iterator[bytes]:
     return itertools.islice(itertools.cycle(values), count)
 
 
-def _measure_rules_if_present(context: BenchContext, arguments: argparse.Namespace, values: Sequence[bytes]) -> list[dict[str, Any]] | None:
+def _measure_rules_if_present(context: BenchContext, arguments: argparse.Namespace) -> list[dict[str, Any]] | None:
     if not arguments.rules_folder.is_dir():
         _progress(f"skipped the rule-count runs: {arguments.rules_folder} does not exist")
         return None
 
     rule_paths = select_process_rules(arguments.rules_folder)
-    count = min(arguments.rule_events, len(values))
-    topic = f"{context.prefix}-rules"
-    create_topics(context.bootstrap, [topic, f"{topic}.dlq"], context.partitions)
-    produce_all(context.bootstrap, topic, values[:count])
-    _progress(f"rule-count runs: {len(rule_paths)} process rules, {count} events")
-    return measure_rule_counts(context, topic, count, rule_paths)
+    _progress(f"rule-count runs: {len(rule_paths)} process rules, {arguments.rule_seconds:g} s each")
+    return measure_rule_counts(context, rule_paths, arguments.rule_seconds)
 
 
 def _describe(measurement: Measurement) -> str:

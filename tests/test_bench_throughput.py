@@ -253,8 +253,8 @@ def test_parse_arguments_defaults() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--events", "0"], ["--partitions", "-1"], ["--events", "many"], ["--distinct-events", "0"]],
-    ids=["zero-events", "negative-partitions", "not-a-number", "zero-distinct-events"],
+    [["--events", "0"], ["--partitions", "-1"], ["--events", "many"], ["--distinct-events", "0"], ["--rule-seconds", "0"]],
+    ids=["zero-events", "negative-partitions", "not-a-number", "zero-distinct-events", "zero-rule-seconds"],
 )
 def test_parse_arguments_rejects_invalid_counts(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
