@@ -22,6 +22,37 @@ from stream.eql.text import fold_ascii
 
 Literals = frozenset[str] | None
 
+
+class _CommonLiterals(frozenset):  # type: ignore[type-arg]
+    """A literal set taken from a field whose few values recur in nearly every event.
+
+    ``event.type == "start"`` gives ``{"start"}``, which every process start
+    contains, so such a set is sound but selects almost nothing. An ``and``
+    prefers any other term's set, and a union with such a set is common too.
+    """
+
+
+# ECS fields with a handful of values, each carried by a large share of events.
+_COMMON_VALUE_FIELDS = frozenset(
+    {
+        "agent.type",
+        "data_stream.dataset",
+        "data_stream.namespace",
+        "data_stream.type",
+        "event.action",
+        "event.category",
+        "event.dataset",
+        "event.kind",
+        "event.module",
+        "event.outcome",
+        "event.type",
+        "host.os.family",
+        "host.os.name",
+        "host.os.platform",
+        "host.os.type",
+    }
+)
+
 _TEXT_FUNCTIONS = frozenset({"startsWith", "endsWith", "stringContains"})
 
 # Kinds whose indexed value is the text itself. Numbers, booleans and IP
@@ -43,6 +74,8 @@ def selectivity_rank(node: ast.Expression, field_kind: FieldKindOf) -> int:
         return 0
     if not literals:
         return 1_000_000
+    if isinstance(literals, _CommonLiterals):
+        return 1
     return min(len(text) for text in literals)
 
 
@@ -53,8 +86,10 @@ def necessary_literals(query: ast.Query, field_kind: FieldKindOf) -> Literals:
     taken from leaves on text fields.
     """
     condition = _Analysis(field_kind).literals(query.condition)
-    if condition is not None or query.category is None:
-        return condition
+    if condition is not None:
+        return frozenset(condition)
+    if query.category is None:
+        return None
     # The category is in nearly every event of a topic, so it is only the last resort.
     return frozenset({fold_ascii(query.category)})
 
@@ -92,7 +127,13 @@ class _Analysis:
             return None
         if not isinstance(right.value, str) or right.value == "":
             return None
-        return frozenset({fold_ascii(right.value)})
+        return self._tagged(left, {fold_ascii(right.value)})
+
+    def _tagged(self, field: ast.Expression, literals: set[str] | frozenset[str]) -> frozenset[str]:
+        """Return ``literals`` as a set of common values when ``field`` is a field with few recurring values."""
+        if isinstance(field, ast.Field) and field.name in _COMMON_VALUE_FIELDS:
+            return _CommonLiterals(literals)
+        return frozenset(literals)
 
 
     def _predicate(self, node: ast.Predicate) -> Literals:
@@ -110,7 +151,7 @@ class _Analysis:
             if piece is None:
                 return None
             found |= piece
-        return frozenset(found)
+        return self._tagged(node.operand, found)
 
 
     @staticmethod
@@ -144,7 +185,7 @@ class _Analysis:
         # Elasticsearch treats '*', '?' and '\\' in these arguments specially on fields; stay conservative.
         if node.name != "startsWith" and any(char in part.value for char in "*?\\"):
             return None
-        return frozenset({fold_ascii(part.value)})
+        return self._tagged(source, {fold_ascii(part.value)})
 
 
 def _union(sets: list[Literals]) -> Literals:
@@ -153,15 +194,26 @@ def _union(sets: list[Literals]) -> Literals:
     result: set[str] = set()
     for item in sets:
         result |= item  # type: ignore[operator]
+    # An event may match through the common branch alone, so the union selects no better than it.
+    if any(isinstance(item, _CommonLiterals) for item in sets):
+        return _CommonLiterals(result)
     return frozenset(result)
 
 
 def _best(sets: list[Literals]) -> Literals:
-    """Pick the most selective set among terms that must all hold."""
+    """Pick the most selective set among terms that must all hold.
+
+    An empty set (a term that is never true) wins. Then any set that is not
+    made of common values beats those that are, and among equals the set
+    whose shortest literal is longest, then the smaller set.
+    """
     candidates = [item for item in sets if item is not None]
     if not candidates:
         return None
     for item in candidates:
         if not item:
             return item
-    return max(candidates, key=lambda item: (min(len(text) for text in item), -len(item)))
+    return max(
+        candidates,
+        key=lambda item: (not isinstance(item, _CommonLiterals), min(len(text) for text in item), -len(item)),
+    )

@@ -162,6 +162,21 @@ EXPECTED_LITERALS = [
     pytest.param('any where not process.name : "a"', None, id="any-negation"),
     pytest.param('any where process.name : "a.exe" or process.pid == 3', None, id="any-or-unconstrained"),
     pytest.param('any where process.name : "*"', None, id="any-only-wildcards"),
+    pytest.param(
+        'process where event.type == "start" and process.parent.name : "node"', {"node"}, id="common-field-loses"
+    ),
+    pytest.param(
+        'process where host.os.type == "windows" and process.name : "sh"', {"sh"}, id="common-field-loses-to-short"
+    ),
+    pytest.param(
+        'process where (event.action : "exec" or process.name : "abcdef") and process.args : "x"',
+        {"x"},
+        id="union-with-common-is-common",
+    ),
+    pytest.param('process where event.type == "start"', {"start"}, id="common-field-alone"),
+    pytest.param(
+        'process where event.type == "start" and host.os.type : "windows"', {"windows"}, id="longest-common-set"
+    ),
 ]
 
 
