@@ -74,8 +74,8 @@ def selectivity_rank(node: ast.Expression, field_kind: FieldKindOf) -> int:
         return 0
     if not literals:
         return 1_000_000
-    if isinstance(literals, _CommonLiterals):
-        return 1
+    # A test of a common-valued field (host.os.type == "linux") is cheap and may reject a whole
+    # stream, so it keeps its place here; only the prefilter ranks such literals last.
     return min(len(text) for text in literals)
 
 
