@@ -148,13 +148,19 @@ def run_service(arguments: argparse.Namespace) -> int:
     from stream.runner import run_detection_service
     from stream.workers import run_workers
 
-    config_path = getattr(arguments, "config", None)
+    from stream.kafka.clients import check_client_configs
+
     try:
-        settings = load_settings(cli_values_from_namespace(arguments), os.environ, Path(config_path) if config_path else None)
+        settings = load_settings(cli_values_from_namespace(arguments), os.environ, arguments.config_file)
     except ConfigError as exc:
         sys.stderr.write(f"eql-stream: {exc}\n")
         return EXIT_USAGE
     configure_logging(settings.log_format, settings.log_level)
+    try:
+        check_client_configs(settings.bootstrap_servers, settings.group_id, settings.kafka_properties())
+    except ConfigError as exc:
+        sys.stderr.write(f"eql-stream: {exc}\n")
+        return EXIT_USAGE
     try:
         if settings.workers > 1:
             return run_workers(settings)

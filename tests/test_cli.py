@@ -102,6 +102,8 @@ def test_replay_missing_file_fails() -> None:
         pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "events", "--metrics-port", "99999"], b"99999", id="bad-port"),
         pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "bad topic!"], b"bad topic!", id="bad-topic"),
         pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "events", "--kafka-config", "enable.auto.commit=true"], b"enable.auto.commit", id="reserved-property"),
+        pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "events", "--kafka-config", "bogus.prop=1"], b'"bogus.prop"', id="unknown-kafka-property"),
+        pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "events", "--kafka-config", "security.protocol=SASL_PLAINTXT"], b'"SASL_PLAINTXT"', id="invalid-kafka-value"),
     ],
 )
 def test_run_invalid_configuration_exits_2(arguments: list[str], fragment: bytes) -> None:
@@ -109,6 +111,18 @@ def test_run_invalid_configuration_exits_2(arguments: list[str], fragment: bytes
 
     assert finished.returncode == 2
     assert fragment in finished.stderr
+    assert b"Traceback" not in finished.stderr
+
+
+def test_run_reads_config_flag_file(tmp_path: Path) -> None:
+    config = tmp_path / "eql-stream.toml"
+    config.write_text('bootstrap_servers = "127.0.0.1:1"\ninput_topics = ["events"]\nmetrics_port = 99999\n')
+
+    finished = _run("run", "--config", str(config), timeout=30)
+
+    assert finished.returncode == 2
+    assert b"--metrics-port 99999" in finished.stderr
+    assert str(config).encode() in finished.stderr
 
 
 def test_run_help_hides_secrets_and_names_variables() -> None:

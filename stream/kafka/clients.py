@@ -6,6 +6,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+
+from stream.errors import ConfigError
 from stream.logging_setup import LIBRDKAFKA_LOGGER
 
 # Delivery guarantees the service relies on; user properties cannot override them.
@@ -87,3 +90,35 @@ def producer_config(
     if error_callback is not None:
         config["error_cb"] = error_callback
     return config
+
+
+def check_client_configs(bootstrap_servers: str, group_id: str, extra: Mapping[str, Any]) -> None:
+    """Build a consumer and a producer from the settings and close them at once.
+
+    librdkafka checks every property name and value when a client is built,
+    so an unknown property or an invalid value is reported here, before the
+    service (or any worker process) starts.
+
+    Raises:
+        ConfigError: librdkafka rejected a property; the message is librdkafka's
+            own reason, which names the property and, for a bad value, the value.
+    """
+    try:
+        consumer = Consumer(consumer_config(bootstrap_servers, group_id, extra))
+    except KafkaException as exc:
+        raise _rejected_setting("consumer", exc) from None
+    consumer.close()
+
+    try:
+        Producer(producer_config(bootstrap_servers, extra))
+    except KafkaException as exc:
+        raise _rejected_setting("producer", exc) from None
+
+
+def _rejected_setting(client: str, exc: KafkaException) -> ConfigError:
+    error = exc.args[0] if exc.args else None
+    reason = error.str() if isinstance(error, KafkaError) else str(exc)
+    return ConfigError(
+        f"invalid librdkafka setting for the {client}: {reason}. Fix or remove it in --kafka-config, "
+        "EQL_STREAM_KAFKA_CONFIG or the [kafka] table of the config file"
+    )
