@@ -161,7 +161,10 @@ def load_rule_set(
         reports.extend(_load_error_report(error) for error in result.errors)
     for index, query in enumerate(queries):
         name = "command-line query" if len(queries) == 1 else f"command-line query {index + 1}"
-        rules.append(rule_from_query(query, name=name))
+        try:
+            rules.append(rule_from_query(query, name=name))
+        except RuleLoadError as exc:
+            reports.append(_load_error_report(exc))
     if not paths and not queries:
         rules.extend(load_shipped_rules())
 

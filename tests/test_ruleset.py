@@ -42,6 +42,15 @@ def test_load_rule_set_reports_bad_file(tmp_path: Path) -> None:
     assert "line 1, column 16" in (error.error or "")
 
 
+@pytest.mark.parametrize("query", [pytest.param("", id="empty"), pytest.param("   \n", id="blank")])
+def test_load_rule_set_reports_empty_query(query: str) -> None:
+    rule_set, reports = load_rule_set(queries=[query])
+
+    assert len(rule_set) == 0
+    assert [report.status for report in reports] == ["error"]
+    assert "empty query" in (reports[0].error or "")
+
+
 def test_load_rule_set_defaults_to_shipped_rule() -> None:
     rule_set, reports = load_rule_set()
 
