@@ -110,7 +110,7 @@ class DetectionService:
             )
 
         try:
-            self._check_output_topics()
+            self._check_topics()
             if settings.until_end:
                 self._end_tracker = EndTracker(find_end_offsets(self._consumer, settings.input_topics))
         except KafkaServiceError as exc:
@@ -134,14 +134,17 @@ class DetectionService:
         logger.info("stopped: %s", self._stop_reason or "done")
         return EXIT_OK
 
-    def _check_output_topics(self) -> None:
-        """Fail before consuming when the alert or dead-letter topic does not exist.
+    def _check_topics(self) -> None:
+        """Fail before consuming when an input, alert or dead-letter topic does not exist.
 
         Producing to a missing topic would only fail after ``message.timeout.ms``,
-        with the first alerts of the stream already in flight.
+        with the first alerts of the stream already in flight. A missing input
+        topic would leave the service unready until librdkafka's next metadata
+        refresh after the topic appears (5 minutes by default).
         """
         settings = self._settings
-        required_topics = {settings.output_topic: "--output-topic"}
+        required_topics = dict.fromkeys(settings.input_topics, "--input-topic")
+        required_topics.setdefault(settings.output_topic, "--output-topic")
         for topic in settings.input_topics:
             required_topics.setdefault(settings.dead_letter_topic_for(topic), "--dlq-topic")
         try:
