@@ -46,7 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="compile rules and report errors", description="Compile each rule and report it as ok or with its error.")
     _add_rule_arguments(check)
-    check.add_argument("--strict", action="store_true", help="treat any rule error as fatal (exit 1); without it the exit code is 1 too, but every rule is still reported")
     check.add_argument("--json", action="store_true", help="print one JSON list of {path, rule_id, name, status, error}")
     check.set_defaults(handler=run_check)
 
