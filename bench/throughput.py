@@ -752,9 +752,9 @@ def run_benchmark(arguments: argparse.Namespace, bootstrap: str, work_dir: Path,
     json_eps = _eps(best, "json")
     if json_eps:
         latency = measure_latency(context, json_values, json_eps / 2, arguments.latency_seconds)
-        _progress(f"latency: {latency}")
+        _progress(f"latency at half the rate: {_describe_latency(latency)}")
         lower_rate_latency = measure_latency(context, json_values, json_eps / 4, arguments.latency_seconds)
-        _progress(f"latency at a quarter of the rate: {lower_rate_latency}")
+        _progress(f"latency at a quarter of the rate: {_describe_latency(lower_rate_latency)}")
 
     rule_rows = _measure_rules_if_present(context, arguments)
     memory = measure_memory_flatness(context, json_values, MEMORY_RUN_EVENTS) if arguments.memory_run else None
@@ -775,6 +775,13 @@ def _measure_rules_if_present(context: BenchContext, arguments: argparse.Namespa
     rule_paths = select_process_rules(arguments.rules_folder)
     _progress(f"rule-count runs: {len(rule_paths)} process rules, {arguments.rule_seconds:g} s each")
     return measure_rule_counts(context, rule_paths, arguments.rule_seconds)
+
+
+def _describe_latency(result: LatencyResult) -> str:
+    return (
+        f"{result.rate_eps:.0f} ev/s (aimed at {result.target_rate_eps:.0f}), {result.alerts} alerts, "
+        f"p50 {_number(result.p50_ms, '.0f')} ms, p99 {_number(result.p99_ms, '.0f')} ms {result.note}"
+    ).strip()
 
 
 def _describe(measurement: Measurement) -> str:

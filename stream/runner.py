@@ -90,7 +90,10 @@ def _load_rules(settings: ServiceSettings) -> RuleSet:
         raise ConfigError(f"{len(failed)} rules failed to load or compile and --strict is set")
     if not rule_set.rules:
         raise ConfigError("no rule could be loaded: fix the errors above or check --rules")
-    logger.info("loaded %d rules: %s", len(rule_set), ", ".join(c.rule.name for c in rule_set.rules))
+    logger.info(
+        "loaded %d rules (%d failed to load or compile): %s",
+        len(rule_set), len(failed), ", ".join(c.rule.name for c in rule_set.rules),
+    )
     return rule_set
 
 

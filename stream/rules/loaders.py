@@ -82,7 +82,7 @@ def load_rules(paths: Iterable[Path]) -> RuleLoadResult:
 
     result = collector.result()
     logger.info(
-        "Loaded %d rules from %d paths, %d errors",
+        "read %d rules from %d paths (%d could not be read); compiling them comes next",
         len(result.rules),
         path_count,
         len(result.errors),
