@@ -20,14 +20,19 @@ def decode_event(payload: bytes | str) -> dict[str, Any]:
     try:
         event = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        reason = "invalid_utf8" if "UTF-8" in str(exc) else "invalid_json"
-        raise DecodeError(reason, f"the message is not valid JSON: {exc}") from None
+        if "UTF-8" in str(exc):
+            raise DecodeError("invalid_utf8", f"the message is not valid UTF-8 text: {exc}") from None
+        raise DecodeError("invalid_json", f"the message is not valid JSON: {exc}") from None
     if not isinstance(event, dict):
         raise DecodeError(
             "not_an_object",
-            f"the message is a JSON {type(event).__name__}, but an event must be a JSON object",
+            f"the message is a JSON {_JSON_TYPE_NAMES.get(type(event), 'value')}, but an event must be a JSON object",
         )
     return event
+
+
+# Python types of orjson's results, by their JSON names.
+_JSON_TYPE_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
 def encode_alert(alert: dict[str, Any]) -> bytes:
