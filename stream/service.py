@@ -150,7 +150,10 @@ class DetectionService:
         try:
             existing = self._consumer.list_topics(timeout=30).topics
         except KafkaException as exc:
-            raise KafkaServiceError(f"cannot read topic metadata from {settings.bootstrap_servers}: {exc}") from exc
+            raise KafkaServiceError(
+                f"cannot read topic metadata from {settings.bootstrap_servers}: {exc}. Check that the broker "
+                "is running and reachable at that address, or fix --bootstrap-servers"
+            ) from exc
         for topic, flag in required_topics.items():
             metadata = existing.get(topic)
             if metadata is None or metadata.error is not None:
