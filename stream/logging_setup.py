@@ -39,8 +39,23 @@ class RepeatFilter(logging.Filter):
         return True
 
 
-def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
+class _WorkerTag(logging.Filter):
+    """Adds the worker index to every record, so that the JSON formatter writes it as ``worker``."""
+
+    def __init__(self, worker: int) -> None:
+        super().__init__()
+        self._worker = worker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self._worker
+        return True
+
+
+def configure_logging(log_format: str = "text", level: str = "INFO", *, worker: int | None = None) -> None:
     """Send log records to standard error as text lines or one JSON object per line.
+
+    With ``worker`` (the index of a ``--workers`` process), every line names
+    it: a ``worker`` key in JSON, a ``[worker N]`` prefix in text.
 
     Raises:
         ValueError: ``log_format`` is neither ``text`` nor ``json``.
@@ -54,9 +69,12 @@ def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
             )
         )
     elif log_format == "text":
-        handler.setFormatter(logging.Formatter(_TEXT_FORMAT))
+        text_format = _TEXT_FORMAT if worker is None else f"[worker {worker}] {_TEXT_FORMAT}"
+        handler.setFormatter(logging.Formatter(text_format))
     else:
         raise ValueError(f"invalid log format {log_format!r}: use 'text' or 'json'")
+    if worker is not None:
+        handler.addFilter(_WorkerTag(worker))
 
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -122,7 +122,7 @@ def _worker_main(settings: ServiceSettings, index: int) -> None:
 
     from stream.errors import EqlStreamError
 
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, worker=index)
     worker_logger = logging.getLogger(__name__)
     worker_logger.info("worker %d started (pid %d)", index, os.getpid())
     try:

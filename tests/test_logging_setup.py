@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from stream.logging_setup import RepeatFilter
+import pytest
+
+from stream.logging_setup import RepeatFilter, configure_logging
 
 
 def _record(message: str) -> logging.LogRecord:
@@ -33,3 +35,22 @@ def test_repeat_filter_passes_after_interval() -> None:
     repeat_filter.filter(_record("Connect failed"))
 
     assert repeat_filter.filter(_record("Connect failed")) is True
+
+
+@pytest.mark.parametrize(
+    ("log_format", "expected"),
+    [pytest.param("text", "[worker 3] ", id="text-prefix"), pytest.param("json", '"worker": 3', id="json-key")],
+)
+def test_configure_logging_names_worker(log_format: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    configure_logging(log_format, "INFO", worker=3)
+    try:
+        logging.getLogger("stream.test").info("hello")
+        written = capsys.readouterr().err
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+
+    assert expected in written
+    assert "hello" in written
