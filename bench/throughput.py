@@ -70,6 +70,7 @@ from bench.kafka_setup import (  # noqa: E402
     produce_all,
     local_broker_pid,
     produce_paced,
+    read_create_times,
     start_local_broker,
     stop_local_broker,
 )
@@ -407,7 +408,7 @@ def measure_latency(
         run.stop()
 
     alert_count = int(metric_total(metrics_text, _ALERTS_METRIC))
-    latencies = _alert_latencies_ms(context.bootstrap, output_topic, produced.timestamps_ms, alert_count)
+    latencies = _alert_latencies_ms(context.bootstrap, topic, output_topic, alert_count)
     buckets = histogram_buckets(metrics_text, _LATENCY_METRIC)
     histogram_p50 = histogram_quantile(0.5, buckets)
     histogram_p99 = histogram_quantile(0.99, buckets)
@@ -447,34 +448,33 @@ def _wait_until_consumed(run: ServiceRun, expected: int, timeout_s: float) -> bo
     return False
 
 
-def _alert_latencies_ms(bootstrap: str, topic: str, source_timestamps: dict[tuple[int, int], int], expected: int) -> list[float]:
-    """Read ``expected`` alerts from ``topic`` and return each one's latency in milliseconds.
+def _alert_latencies_ms(bootstrap: str, source_topic: str, alert_topic: str, expected: int) -> list[float]:
+    """Read ``expected`` alerts from ``alert_topic`` and return each one's latency in milliseconds.
 
-    Alerts whose source event was not sent by this run (no timestamp for its
-    partition and offset) are skipped. Reading stops early after 10 s without
-    a message.
+    An alert's latency is its append time minus the create time of its source
+    message in ``source_topic``, found by the partition and offset headers.
+    Reading stops early after 10 s without a message.
     """
     from stream.service import HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"latency-reader-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    latencies: list[float] = []
-    read = 0
+    consumer.subscribe([alert_topic])
+    appended: list[tuple[tuple[int, int], int]] = []
     idle_since = time.monotonic()
     try:
-        while read < expected and time.monotonic() - idle_since < 10.0:
+        while len(appended) < expected and time.monotonic() - idle_since < 10.0:
             for message in consumer.consume(1000, 0.5):
                 if message.error() is not None:
                     continue
-                read += 1
                 idle_since = time.monotonic()
                 headers = {key: value for key, value in message.headers() or []}
                 source = (int(headers[HEADER_SOURCE_PARTITION]), int(headers[HEADER_SOURCE_OFFSET]))
-                if source in source_timestamps:
-                    latencies.append(float(message.timestamp()[1] - source_timestamps[source]))
+                appended.append((source, message.timestamp()[1]))
     finally:
         consumer.close()
-    return latencies
+
+    created = read_create_times(bootstrap, source_topic, {source for source, _ in appended})
+    return [float(append_ms - created[source]) for source, append_ms in appended if source in created]
 
 
 # Rule counts and memory --------------------------------------------------------------------------------------
