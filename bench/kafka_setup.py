@@ -229,14 +229,14 @@ def produce_paced(bootstrap: str, topic: str, values: Sequence[bytes], rate_eps:
     return result
 
 
-def read_create_times(bootstrap: str, topic: str, wanted: set[tuple[int, int]], timeout_s: float = 120.0) -> dict[tuple[int, int], int]:
-    """Read ``topic`` from the start and return the create time (ms since the epoch) of each wanted (partition, offset).
+def read_create_times(bootstrap: str, topic: str, sources: set[tuple[int, int]], timeout_s: float = 120.0) -> dict[tuple[int, int], int]:
+    """Read ``topic`` from the start and return the create time (ms since the epoch) of each (partition, offset) in ``sources``.
 
-    Reading stops once every wanted message was seen, after ``timeout_s``
+    Reading stops once every message of ``sources`` was seen, after ``timeout_s``
     seconds, or after 10 s without a message.
     """
     found: dict[tuple[int, int], int] = {}
-    if not wanted:
+    if not sources:
         return found
 
     consumer = Consumer(
@@ -246,13 +246,13 @@ def read_create_times(bootstrap: str, topic: str, wanted: set[tuple[int, int]], 
     deadline = time.monotonic() + timeout_s
     idle_since = time.monotonic()
     try:
-        while len(found) < len(wanted) and time.monotonic() < deadline and time.monotonic() - idle_since < 10.0:
+        while len(found) < len(sources) and time.monotonic() < deadline and time.monotonic() - idle_since < 10.0:
             messages = consumer.consume(1000, 0.5)
             if messages:
                 idle_since = time.monotonic()
             for message in messages:
                 key = (message.partition(), message.offset())
-                if message.error() is None and key in wanted:
+                if message.error() is None and key in sources:
                     found[key] = message.timestamp()[1]
     finally:
         consumer.close()

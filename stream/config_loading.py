@@ -227,8 +227,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", dest="config_file", type=Path, default=None, metavar="FILE",
         help=(
-            "TOML file with the same settings as flat keys plus a [kafka] table of librdkafka properties; "
-            f"flags and environment variables override it (default: none; env {CONFIG_FILE_ENV})"
+            "TOML file with the same settings as flat keys, plus a [kafka] table of librdkafka properties. "
+            f"Flags and environment variables override it (default: none; env {CONFIG_FILE_ENV})"
         ),
     )  # fmt: skip
 

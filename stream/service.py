@@ -35,7 +35,7 @@ from stream.codecs.selection import build_codecs
 from stream.config import ServiceSettings
 from stream.errors import DecodeError, KafkaServiceError, RuleEvaluationError
 from stream.health import HealthState
-from stream.kafka.clients import consumer_config, producer_config
+from stream.kafka.clients import consumer_config, error_code, producer_config
 from stream.kafka.delivery import DeliveryTracker
 from stream.kafka.offsets import OffsetTracker
 from stream.kafka.end_offsets import EndTracker, find_end_offsets
@@ -375,8 +375,7 @@ class DetectionService:
         except KafkaException as exc:
             # librdkafka rejects offsets of partitions that are no longer assigned, for example after
             # a lost assignment. Their new owner reads those messages again, which at-least-once allows.
-            error = exc.args[0] if exc.args else None
-            if not (isinstance(error, KafkaError) and error.code() in _NOT_ASSIGNED_ERRORS):
+            if error_code(exc) not in _NOT_ASSIGNED_ERRORS:
                 raise
             logger.warning("offsets not stored because the partitions are not assigned to this consumer: %s", ready)
             return
@@ -418,8 +417,7 @@ class DetectionService:
         try:
             committed = self._consumer.commit(asynchronous=False)
         except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if isinstance(error, KafkaError) and error.code() == KafkaError._NO_OFFSET:
+            if error_code(exc) == KafkaError._NO_OFFSET:
                 return
             self._metrics.record_commit(False)
             logger.warning("offset commit (%s) failed: %s", trigger, exc)

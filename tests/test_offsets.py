@@ -111,7 +111,7 @@ def test_offsets_done_through_waits_for_pending_record() -> None:
     assert after == {KEY: 10}
 
 
-def test_offsets_done_through_keeps_count_of_last_kept_message() -> None:
+def test_offsets_done_through_last_message_pending() -> None:
     tracker = OffsetTracker()
     tracker.add(KEY, 9, 0)
     tracker.add_record(KEY, 9)

@@ -115,6 +115,12 @@ def check_client_configs(bootstrap_servers: str, group_id: str, extra: Mapping[s
         raise _rejected_setting("producer", exc) from None
 
 
+def error_code(exc: KafkaException) -> int | None:
+    """Return the librdkafka error code that ``exc`` carries, or None when it carries no KafkaError."""
+    error = exc.args[0] if exc.args else None
+    return error.code() if isinstance(error, KafkaError) else None
+
+
 def _rejected_setting(client: str, exc: KafkaException) -> ConfigError:
     error = exc.args[0] if exc.args else None
     reason = error.str() if isinstance(error, KafkaError) else str(exc)
