@@ -15,6 +15,7 @@ from typing import Any
 
 from stream.alerts import AlertBuilder, SourceRef
 from stream.eql import CompiledQuery, MatchOptions, compile_query
+from stream.eql.fields import FieldSpec, Getter
 from stream.errors import DecodeError, EqlStreamError, QueryError, RuleEvaluationError, RuleLoadError
 from stream.rules import Rule
 from stream.rules.loaders import load_rules, load_shipped_rules, rule_from_query
@@ -61,7 +62,8 @@ class RuleSet:
 
     def __init__(self, rules: Sequence[CompiledRule]) -> None:
         self.rules: tuple[CompiledRule, ...] = tuple(rules)
-        self._typed_checks = tuple(rule.query.check_types for rule in self.rules)
+        self._type_checks = _merged_type_checks(self.rules)
+        self._type_check_reads = tuple(self._type_checks.values())
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -70,6 +72,15 @@ class RuleSet:
     def rule_ids(self) -> list[str]:
         """Return the rule ids, in load order."""
         return [compiled.rule.rule_id for compiled in self.rules]
+
+    @property
+    def typed_fields(self) -> list[str]:
+        """Return the numeric, boolean and IP fields that some rule reads, each once, in load order.
+
+        Every event given to :meth:`matching_rules` must hold values that these
+        fields' mappings accept, whichever rules are evaluated.
+        """
+        return [name for name, _ in self._type_checks]
 
     def matching_rules(self, event: Mapping[str, Any], indexes: Sequence[int] | None = None) -> list[CompiledRule]:
         """Return the rules whose query matches ``event``.
@@ -86,8 +97,8 @@ class RuleSet:
             RuleEvaluationError: a rule failed with an unexpected error; it
                 names the rule.
         """
-        for check in self._typed_checks:
-            check(event)
+        for read in self._type_check_reads:
+            read(event)
 
         matched = []
         candidates = self.rules if indexes is None else [self.rules[index] for index in indexes]
@@ -118,6 +129,19 @@ class RuleSet:
             (compiled, compiled.alerts.build(event, source, copy_source=copy_source))
             for compiled in self.matching_rules(event, indexes)
         ]
+
+
+def _merged_type_checks(rules: Sequence[CompiledRule]) -> dict[tuple[str, FieldSpec], Getter]:
+    """Return one type check per typed field that some rule reads, however many rules read it, by field name and spec.
+
+    Every decoded event goes through all of them, whichever rules the
+    prefilter selected, so a field shared by a hundred rules is read once.
+    """
+    checks: dict[tuple[str, FieldSpec], Getter] = {}
+    for compiled in rules:
+        for check in compiled.query.type_checks:
+            checks.setdefault((check.field_name, check.spec), check.read)
+    return checks
 
 
 def compile_rules(rules: Iterable[Rule], options: MatchOptions | None = None) -> tuple[list[CompiledRule], list[RuleReport]]:

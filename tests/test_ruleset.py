@@ -1,4 +1,4 @@
-"""RuleSet: loading reports and evaluation errors."""
+"""RuleSet: loading reports, evaluation errors and field type checks."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stream.eql import FieldTypeError
 from stream.errors import RuleEvaluationError
 from stream.ruleset import RuleSet, load_rule_set
 
@@ -56,3 +57,34 @@ def test_load_rule_set_defaults_to_shipped_rule() -> None:
 
     assert rule_set.rule_ids == ["c4e9ed3e-55a2-4309-a012-bc3c78dad10a"]
     assert [report.status for report in reports] == ["ok"]
+
+
+_PID_RULE = 'process where process.name == "a.exe" and process.pid == 5'
+_MATCHING = {"event": {"category": ["process"]}, "process": {"name": "a.exe", "pid": 5}}
+# The name test fails first, so the evaluation never reads the bad pid.
+_BAD_PID = {"event": {"category": ["process"]}, "process": {"name": "b.exe", "pid": "not a number"}}
+
+
+@pytest.mark.parametrize(
+    "earlier_events",
+    [
+        pytest.param([], id="first-event"),
+        pytest.param([_MATCHING], id="after-a-match"),
+        pytest.param([_MATCHING, _MATCHING], id="after-two-matches"),
+    ],
+)
+def test_matching_rules_rejects_bad_typed_value_the_evaluation_skips(earlier_events: list[dict]) -> None:
+    rule_set, _ = load_rule_set(queries=[_PID_RULE])
+    for event in earlier_events:
+        assert len(rule_set.matching_rules(event)) == 1
+
+    with pytest.raises(FieldTypeError, match="process.pid"):
+        rule_set.matching_rules(_BAD_PID)
+
+
+def test_rule_set_checks_each_typed_field_once() -> None:
+    queries = [_PID_RULE, "process where process.pid > 100", 'process where process.parent.pid == 1 and process.name : "x"']
+
+    rule_set, _ = load_rule_set(queries=queries)
+
+    assert rule_set.typed_fields == ["process.pid", "process.parent.pid"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from stream.codecs.json_codec import decode_event, encode_alert
@@ -13,6 +14,9 @@ from stream.config import ServiceSettings
 Decoder = Callable[[bytes], dict[str, Any]]
 Encoder = Callable[[dict[str, Any]], bytes]
 ShapeCheck = Callable[[Sequence[bytes | None]], list[int]]
+
+_FIRST_BYTE = itemgetter(0)
+_LAST_BYTE = itemgetter(-1)
 
 # Magic byte and 4-byte schema id in front of a Schema Registry framed payload.
 _FRAME_HEADER_SIZE = 5
@@ -76,11 +80,14 @@ def build_codecs(settings: ServiceSettings) -> Codecs:
 def _not_json_objects(payloads: Sequence[bytes | None]) -> list[int]:
     """Return the positions of payloads that do not start with ``{`` and end with ``}`` (trailing space allowed)."""
     try:
-        # The common batch, where every payload is a compact JSON object, is settled without a Python-level loop.
-        if all(map(bytes.startswith, payloads, repeat(b"{"))) and all(map(bytes.endswith, payloads, repeat(b"}"))):
+        # The common batch, where every payload is a compact JSON object, is settled without a
+        # Python-level loop: the first and the last bytes of all payloads are gathered in C.
+        first_bytes = bytes(map(_FIRST_BYTE, payloads))  # type: ignore[arg-type]
+        last_bytes = bytes(map(_LAST_BYTE, payloads))  # type: ignore[arg-type]
+        if first_bytes.count(b"{") == len(payloads) and last_bytes.count(b"}") == len(payloads):
             return []
-    except TypeError:
-        pass  # a tombstone (None) in the batch
+    except (TypeError, IndexError):
+        pass  # a tombstone (None) or an empty payload in the batch
     return [index for index, payload in enumerate(payloads) if payload is None or not _looks_like_json_object(payload)]
 
 

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from stream.eql.ast import Query
-from stream.eql.compiler import MatchOptions, Matcher, compile_condition
-from stream.eql.fields import FieldKind, FieldSchema, FieldTypeError
+from stream.eql.compiler import MatchOptions, Matcher, TypeCheck, compile_condition
+from stream.eql.fields import FieldSchema, FieldTypeError
 from stream.eql.literals import necessary_literals
 from stream.eql.parser import parse_query
-from stream.eql.values import CompiledValue
 from stream.errors import QueryError
 
 __all__ = [
@@ -25,6 +24,7 @@ __all__ = [
     "FieldSchema",
     "FieldTypeError",
     "MatchOptions",
+    "TypeCheck",
     "compile_query",
     "parse_query",
 ]
@@ -35,7 +35,9 @@ class CompiledQuery:
     """A query compiled once and evaluated on many events.
 
     ``matches(event)`` returns whether the event satisfies the query; it raises
-    :class:`FieldTypeError` for a value the field's mapping cannot index.
+    :class:`FieldTypeError` for a value the field's mapping cannot index, in a
+    field that the evaluation reads. ``type_checks`` read every numeric,
+    boolean and IP field of the query, whether or not an evaluation would.
     ``fields`` lists every field the query reads. ``necessary_literals`` is a
     set of ASCII-lower-cased strings at least one of which some value of those
     fields contains (folded) in every matching event, or ``None`` when the
@@ -47,13 +49,12 @@ class CompiledQuery:
     matches: Matcher
     fields: frozenset[str]
     necessary_literals: frozenset[str] | None
-    _typed_getters: tuple[CompiledValue, ...]
+    type_checks: tuple[TypeCheck, ...]
 
     def check_types(self, event: Mapping[str, Any]) -> None:
         """Raise :class:`FieldTypeError` if a numeric, boolean or IP field of the query contains a value its mapping rejects."""
-        for value in self._typed_getters:
-            assert value.getter is not None
-            value.getter(event)
+        for check in self.type_checks:
+            check.read(event)
 
 
 def compile_query(
@@ -83,11 +84,6 @@ def compile_query(
             raise exc.with_rule(rule) from None
         raise
 
-    typed = tuple(
-        value
-        for value in compiled.fields.values()
-        if value.spec is not None and value.spec.kind in (FieldKind.NUMBER, FieldKind.BOOLEAN, FieldKind.IP)
-    )
     literals = None
     if options.case_folding == "ascii":
         literals = necessary_literals(syntax, lambda name: options.schema.spec(name).kind)
@@ -97,5 +93,5 @@ def compile_query(
         matches=compiled.matcher,
         fields=frozenset(compiled.fields),
         necessary_literals=literals,
-        _typed_getters=typed,
+        type_checks=compiled.type_checks,
     )

@@ -22,7 +22,7 @@ from typing import Any
 
 from stream.eql import ast
 from stream.eql import functions as fn
-from stream.eql.fields import FieldKind, FieldSchema, Getter, make_value_getter
+from stream.eql.fields import FieldKind, FieldSchema, FieldSpec, Getter, make_value_getter
 from stream.eql.codegen import MatcherGenerator
 from stream.eql.literals import selectivity_rank
 from stream.eql.predicates import compile_membership, compile_text_predicate
@@ -32,6 +32,8 @@ from stream.errors import QueryCompileError
 
 Matcher = Callable[[Event], bool]
 
+# Field kinds whose mapping rejects some JSON values, so that Elasticsearch refuses the document.
+_TYPE_CHECKED_KINDS = frozenset({FieldKind.NUMBER, FieldKind.BOOLEAN, FieldKind.IP})
 _MIRRORED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
 _ARITHMETIC = {"+": fn.add, "-": fn.subtract, "*": fn.multiply, "/": fn.divide, "%": fn.modulo}
@@ -49,12 +51,27 @@ class MatchOptions:
     schema: FieldSchema = field(default_factory=FieldSchema)
 
 
+@dataclass(frozen=True, slots=True)
+class TypeCheck:
+    """A reader of one numeric, boolean or IP field that raises ``FieldTypeError`` on a value its mapping rejects.
+
+    ``read`` reads the event every time it is called: unlike the matcher's
+    field getters, it keeps no values between calls, so it can run outside an
+    evaluation.
+    """
+
+    field_name: str
+    spec: FieldSpec
+    read: Getter
+
+
 @dataclass(slots=True)
 class CompiledCondition:
-    """The output of :func:`compile_condition`: the matcher and the fields it reads."""
+    """The output of :func:`compile_condition`: the matcher, the fields it reads and their type checks."""
 
     matcher: Matcher
     fields: dict[str, CompiledValue]
+    type_checks: tuple[TypeCheck, ...]
 
 
 def compile_condition(
@@ -74,7 +91,7 @@ def compile_condition(
     # semantics with the common leaves written out.
     generated = MatcherGenerator(compiler).generate(query.condition, query.category, category_field)
     if generated is not None:
-        return CompiledCondition(generated, compiler.fields)
+        return CompiledCondition(generated, compiler.fields, tuple(compiler.type_checks.values()))
 
     if query.category is None:
 
@@ -82,7 +99,7 @@ def compile_condition(
             epoch[0] += 1
             return condition(event)
 
-        return CompiledCondition(matches_any, compiler.fields)
+        return CompiledCondition(matches_any, compiler.fields, tuple(compiler.type_checks.values()))
 
     category = query.category
     category_values = compiler.field_reference(ast.Field(1, 1, tuple(category_field.split(".")))).getter
@@ -94,7 +111,7 @@ def compile_condition(
         epoch[0] += 1
         return condition(event) and category in category_values(event)
 
-    return CompiledCondition(matches, compiler.fields)
+    return CompiledCondition(matches, compiler.fields, tuple(compiler.type_checks.values()))
 
 
 def _cached_per_evaluation(getter: Getter, epoch: list[int]) -> Getter:
@@ -123,6 +140,7 @@ class _Compiler:
         self._options = options
         self._fold = folding_function(options.case_folding)
         self.fields: dict[str, CompiledValue] = {}
+        self.type_checks: dict[str, TypeCheck] = {}
         # Evaluation counter shared by the per-evaluation caches of field values.
         self.epoch = [0]
         self._folded: dict[str, Getter] = {}
@@ -319,6 +337,8 @@ class _Compiler:
 
         spec = schema.spec(name)
         getter = _cached_per_evaluation(make_value_getter(name, node.path, spec), self.epoch)
+        if spec.kind in _TYPE_CHECKED_KINDS:
+            self.type_checks[name] = TypeCheck(name, spec, make_value_getter(name, node.path, spec))
         value_type = {
             FieldKind.NUMBER: "number",
             FieldKind.BOOLEAN: "boolean",
