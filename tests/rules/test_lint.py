@@ -1,0 +1,99 @@
+"""Tests of the rule warnings that ``eql-stream check`` prints: the ECS event category check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stream.eql import parse_query
+from stream.rules import Rule
+from stream.rules.lint import ECS_EVENT_CATEGORIES, event_category_warning, rule_warnings
+from stream.ruleset import load_rule_set
+
+ELASTIC_RULES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "elastic-rules"
+
+
+def _rule(query: str, *, override: str | None = None) -> Rule:
+    return Rule(rule_id="lint-test", name="Lint Test", query=query, event_category_override=override)
+
+
+@pytest.mark.parametrize(
+    ("query", "override", "expected_fragments"),
+    [
+        pytest.param('process where process.name : "x"', None, None, id="valid-category"),
+        pytest.param('"process" where true', None, None, id="quoted-valid-category"),
+        pytest.param("library where dll.name : \"x.dll\"", None, None, id="library-category"),
+        pytest.param("any where true", None, None, id="any"),
+        pytest.param(
+            'proces where process.name : "x"',
+            None,
+            ["rule 'Lint Test'", "event category 'proces'", "not an ECS event.category value", "did you mean 'process'?"],
+            id="typo-with-suggestion",
+        ),
+        pytest.param(
+            "Process where true",
+            None,
+            ["event category 'Process'", "did you mean 'process'?"],
+            id="wrong-case-with-suggestion",
+        ),
+        pytest.param(
+            "widget where true",
+            None,
+            ["rule 'Lint Test'", "event category 'widget'", "use one of api, authentication,", "or 'any'"],
+            id="unknown-word-without-suggestion",
+        ),
+        pytest.param('info where host.os.type == "windows"', "event.type", None, id="category-override"),
+        pytest.param("proces where true", "event.type", None, id="typo-with-category-override"),
+    ],
+)
+def test_event_category_warning_table(query: str, override: str | None, expected_fragments: list[str] | None) -> None:
+    rule = _rule(query, override=override)
+
+    warning = event_category_warning(rule, parse_query(query))
+
+    if expected_fragments is None:
+        assert warning is None
+        return
+    assert warning is not None
+    for fragment in expected_fragments:
+        assert fragment in warning
+
+
+def test_unknown_category_has_no_suggestion() -> None:
+    warning = event_category_warning(_rule("widget where true"), parse_query("widget where true"))
+
+    assert warning is not None
+    assert "did you mean" not in warning
+
+
+def test_rule_warnings_lists_category() -> None:
+    rule = _rule("proces where true")
+
+    warnings = rule_warnings(rule, parse_query(rule.query))
+
+    assert len(warnings) == 1
+    assert "did you mean 'process'?" in warnings[0]
+
+
+def test_rule_warnings_empty_when_valid() -> None:
+    rule = _rule("network where true")
+
+    assert rule_warnings(rule, parse_query(rule.query)) == []
+
+
+def test_ecs_categories_are_lower_case() -> None:
+    for category in ECS_EVENT_CATEGORIES:
+        assert category == category.lower()
+        assert category.replace("_", "").isalpha()
+
+
+def test_elastic_corpus_gets_no_warnings() -> None:
+    if not ELASTIC_RULES.is_dir():
+        pytest.skip(f"Elastic detection-rules corpus not found at {ELASTIC_RULES}")
+    rule_set, _ = load_rule_set(sorted(ELASTIC_RULES.rglob("*.toml")))
+
+    warnings = [warning for compiled in rule_set.rules for warning in rule_warnings(compiled.rule, compiled.query.syntax)]
+
+    assert len(rule_set.rules) >= 800
+    assert warnings == []
