@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import orjson
@@ -16,7 +16,8 @@ from stream.errors import ConfigError, EqlStreamError
 from stream.logging_setup import configure_logging
 from stream.codecs.avro_codec import is_object_container
 from stream.replay import ReplaySummary, replay_object_container, replay_stream
-from stream.ruleset import RuleReport, load_rule_set
+from stream.rules.lint import rule_warnings
+from stream.ruleset import RuleReport, RuleSet, load_rule_set
 
 logger = logging.getLogger("stream.cli")
 
@@ -44,9 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"eql-stream {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    check = commands.add_parser("check", help="compile rules and report errors", description="Compile each rule and report it as ok or with its error.")
+    check = commands.add_parser(
+        "check",
+        help="compile rules and report errors and warnings",
+        description=(
+            "Compile each rule and report it as ok or with its error. A rule that compiles can still get "
+            "warnings, for example for an event category that ECS does not define. Warnings do not change the exit code."
+        ),
+    )
     _add_rule_arguments(check)
-    check.add_argument("--json", action="store_true", help="print one JSON list of {path, rule_id, name, status, error}")
+    check.add_argument("--json", action="store_true", help="print one JSON list of {path, rule_id, name, status, error, warnings}")
     check.set_defaults(handler=run_check)
 
     replay = commands.add_parser(
@@ -83,15 +91,43 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_arguments(parser)
 
 
-def _print_reports(reports: list[RuleReport], as_json: bool) -> None:
+# A rule's path, rule id and name, the fields by which a RuleReport names its rule.
+ReportKey = tuple[str | None, str | None, str | None]
+
+
+def _report_key(report: RuleReport) -> ReportKey:
+    return (report.path, report.rule_id, report.name)
+
+
+def _warnings_by_report(rule_set: RuleSet) -> dict[ReportKey, list[str]]:
+    """Return the warnings of each compiled rule, keyed as its report is.
+
+    A report names its rule by path, rule id and name. Two compiled rules
+    share that key only when the same file or query was given twice, so
+    they get the same warnings.
+    """
+    warnings: dict[ReportKey, list[str]] = {}
+    for compiled in rule_set.rules:
+        rule = compiled.rule
+        warnings[(rule.source_path, rule.rule_id, rule.name)] = rule_warnings(rule, compiled.query.syntax)
+    return warnings
+
+
+def _print_reports(reports: list[RuleReport], warnings: Mapping[ReportKey, list[str]], as_json: bool) -> None:
     if as_json:
-        sys.stdout.buffer.write(orjson.dumps([report.to_dict() for report in reports], option=orjson.OPT_INDENT_2) + b"\n")
+        documents = [
+            {**report.to_dict(), "warnings": warnings.get(_report_key(report), [])}
+            for report in reports
+        ]
+        sys.stdout.buffer.write(orjson.dumps(documents, option=orjson.OPT_INDENT_2) + b"\n")
         return
     for report in reports:
         label = report.name or report.rule_id or "(unreadable file)"
         where = f" ({report.path})" if report.path else ""
         if report.status == "ok":
             sys.stdout.write(f"ok     {label}{where}\n")
+            for warning in warnings.get(_report_key(report), []):
+                sys.stdout.write(f"       warning: {warning}\n")
         else:
             sys.stdout.write(f"error  {label}{where}\n")
             for line in (report.error or "").splitlines():
@@ -101,10 +137,13 @@ def _print_reports(reports: list[RuleReport], as_json: bool) -> None:
 
 
 def run_check(arguments: argparse.Namespace) -> int:
-    """Compile every rule and report it; exit 1 if any failed."""
+    """Compile every rule and print its report and warnings.
+
+    Return 1 if any rule failed to load or compile, else 0, whatever the warnings.
+    """
     configure_logging("text", "WARNING")
-    _, reports = load_rule_set(arguments.rules, arguments.query)
-    _print_reports(reports, arguments.json)
+    rule_set, reports = load_rule_set(arguments.rules, arguments.query)
+    _print_reports(reports, _warnings_by_report(rule_set), arguments.json)
     return EXIT_FAILED if any(report.status != "ok" for report in reports) else EXIT_OK
 
 

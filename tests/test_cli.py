@@ -45,7 +45,42 @@ def test_check_json_reports_each_rule(tmp_path: Path) -> None:
     assert [report["status"] for report in reports] == ["error", "ok"]
     assert reports[0]["path"] == str(broken)
     assert "line 1, column 28" in reports[0]["error"]
-    assert set(reports[1]) == {"path", "rule_id", "name", "status", "error"}
+    assert set(reports[1]) == {"path", "rule_id", "name", "status", "error", "warnings"}
+    assert reports[0]["warnings"] == []
+    assert reports[1]["warnings"] == []
+
+
+def test_check_warns_on_unknown_category_text() -> None:
+    finished = _run("check", "--query", 'proces where process.name : "x"', "--query", "any where true")
+
+    assert finished.returncode == 0
+    assert finished.stdout.decode() == (
+        "ok     command-line query 1\n"
+        "       warning: rule 'command-line query 1': event category 'proces' is not an ECS event.category value, "
+        "so the rule matches no ECS event; did you mean 'process'?\n"
+        "ok     command-line query 2\n"
+        "2 rules ok, 0 failed\n"
+    )
+
+
+def test_check_warns_on_unknown_category_json(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.eql"
+    broken.write_text('proces where process.name = "x"\n')
+
+    finished = _run(
+        "check", "--rules", str(broken), "--query", 'proces where process.name : "x"', "--query", "widget where true", "--json"
+    )
+
+    assert finished.returncode == 1
+    reports = json.loads(finished.stdout)
+    assert [report["status"] for report in reports] == ["error", "ok", "ok"]
+    assert reports[0]["warnings"] == []
+    [typo_warning] = reports[1]["warnings"]
+    assert "event category 'proces'" in typo_warning
+    assert typo_warning.endswith("did you mean 'process'?")
+    [unknown_warning] = reports[2]["warnings"]
+    assert "event category 'widget'" in unknown_warning
+    assert "did you mean" not in unknown_warning
 
 
 def test_check_sequence_rejected_by_name(tmp_path: Path) -> None:
