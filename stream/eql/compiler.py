@@ -15,7 +15,6 @@ Elasticsearch 8.0 to 9.4:
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from stream.eql import ast
 from stream.eql import functions as fn
 from stream.eql.fields import FieldKind, FieldSchema, FieldSpec, Getter, make_value_getter
 from stream.eql.codegen import MatcherGenerator
+from stream.eql.comparisons import _ORDERING, _compare_constants, _dynamic_test
 from stream.eql.literals import selectivity_rank
 from stream.eql.predicates import compile_membership, compile_text_predicate
 from stream.eql.text import folding_function
@@ -35,7 +35,6 @@ Matcher = Callable[[Event], bool]
 # Field kinds whose mapping rejects some JSON values, so that Elasticsearch refuses the document.
 _TYPE_CHECKED_KINDS = frozenset({FieldKind.NUMBER, FieldKind.BOOLEAN, FieldKind.IP})
 _MIRRORED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
 _ARITHMETIC = {"+": fn.add, "-": fn.subtract, "*": fn.multiply, "/": fn.divide, "%": fn.modulo}
 
 
@@ -465,41 +464,6 @@ def _literal_type(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "any"
-
-
-def _compare_constants(op: str, left: Any, right: Any) -> bool:
-    if left is None or right is None:
-        equal = left is None and right is None
-        if op == "==":
-            return equal
-        if op == "!=":
-            return not equal
-        return False
-    if op == "!=":
-        return not _dynamic_test(operator.eq, right)(left)
-    return _dynamic_test(_ORDERING[op], right)(left)
-
-
-def _dynamic_test(compare: Callable[[Any, Any], bool], literal: Any) -> Callable[[Any], bool]:
-    """Compare values of any JSON type with ``literal``, converting as Elasticsearch's dynamic mapping would."""
-    literal_is_number = isinstance(literal, (int, float)) and not isinstance(literal, bool)
-
-    def test(value: Any) -> bool:
-        if value is None:
-            return False
-        if literal_is_number:
-            if isinstance(value, bool):
-                return False
-            number = fn.to_number(value) if isinstance(value, str) else value
-            return isinstance(number, (int, float)) and compare(number, literal)
-        if isinstance(literal, bool):
-            if isinstance(value, str):
-                value = {"true": True, "false": False}.get(value)
-            return isinstance(value, bool) and compare(value, literal)
-        text = fn.text_of(value)
-        return text is not None and compare(text, literal)
-
-    return test
 
 
 def _any_true(value: CompiledValue) -> Matcher:
