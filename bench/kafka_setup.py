@@ -181,6 +181,28 @@ def _produce_with_backpressure(
             producer.poll(0.05)
 
 
+def _produce_batch_with_backpressure(
+    producer: Producer, topic: str, values: list[bytes], on_delivery: Callable[[KafkaError | None, Message], None]
+) -> None:
+    """Queue ``values`` with ``produce_batch``, which costs less CPU per message than one ``produce`` call each.
+
+    ``produce_batch`` marks each message that the full local queue rejected
+    with an ``_error`` entry. Those are queued again after serving delivery reports.
+    """
+    if not hasattr(producer, "produce_batch"):  # confluent-kafka before 2.12
+        for value in values:
+            _produce_with_backpressure(producer, topic, value, on_delivery)
+        return
+
+    pending = [{"value": value} for value in values]
+    while pending:
+        queued = producer.produce_batch(topic, pending, on_delivery=on_delivery)
+        if queued == len(pending):
+            return
+        pending = [{"value": message["value"]} for message in pending if "_error" in message]
+        producer.poll(0.05)
+
+
 @dataclass
 class PacedProduceResult:
     """Messages sent by :func:`produce_paced`; :func:`read_create_times` gives their timestamps."""
@@ -198,8 +220,8 @@ def produce_paced(bootstrap: str, topic: str, values: Sequence[bytes], rate_eps:
     """Produce to ``topic`` at ``rate_eps`` messages per second for ``duration_s`` seconds.
 
     Values are taken from ``values`` in order, starting again from the first
-    when they run out. Every 5 ms the producer sends the messages that are due
-    by then, so the rate is steady at that scale.
+    when they run out. Every 5 ms the producer queues the messages that are due
+    by then in one ``produce_batch`` call, so the rate is steady at that scale.
 
     Raises:
         BrokerError: a message was not acknowledged.
@@ -216,9 +238,11 @@ def produce_paced(bootstrap: str, topic: str, values: Sequence[bytes], rate_eps:
     started = time.monotonic()
     while (elapsed := time.monotonic() - started) < duration_s:
         due = int(elapsed * rate_eps)
-        while result.sent < due:
-            _produce_with_backpressure(producer, topic, values[result.sent % len(values)], on_delivery)
-            result.sent += 1
+        if due > result.sent:
+            chunk = [values[index % len(values)] for index in range(result.sent, due)]
+            _produce_batch_with_backpressure(producer, topic, chunk, on_delivery)
+            result.sent = due
+        producer.poll(0)
         time.sleep(_PACED_TICK_S)
 
     result.elapsed_s = time.monotonic() - started

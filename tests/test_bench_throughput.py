@@ -27,7 +27,7 @@ def _load_bench_throughput() -> ModuleType:
 
 throughput = _load_bench_throughput()
 # Loading the script put the repository root on the import path.
-from bench import metrics_text, procstat, service_run  # noqa: E402
+from bench import kafka_setup, metrics_text, procstat, service_run  # noqa: E402
 
 HEADLINE_KEYS = {
     "raw_eps", "json_eps", "json_ratio", "avro_eps", "avro_ratio", "workers2_speedup", "p99_latency_ms", "peak_rss_mb",
@@ -259,3 +259,14 @@ def test_parse_arguments_defaults() -> None:
 def test_parse_arguments_rejects_invalid_counts(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         throughput.parse_arguments(argv)
+
+
+@pytest.mark.kafka
+def test_produce_paced_delivers_every_message(kafka_bootstrap: str, kafka_topic_factory, kafka_group_id: str) -> None:
+    topic = kafka_topic_factory(partitions=2)
+
+    result = kafka_setup.produce_paced(kafka_bootstrap, topic, [b"a", b"bb", b"ccc"], rate_eps=4000, duration_s=0.5)
+    consumed = kafka_setup.consume_raw(kafka_bootstrap, topic, kafka_group_id, expected=result.sent, timeout_s=30)
+
+    assert 1800 <= result.sent <= 2000
+    assert consumed.messages == result.sent
