@@ -24,18 +24,31 @@ The test must never skip a message that the full matcher would alert on:
 
 The search runs in Hyperscan over a whole batch of payloads at once (vectored
 mode, so the payloads are not copied). On the benchmark machine that cost
-0.6 to 0.9 microseconds per 2 KB event. A rule without necessary literals can match any message: it is
-selected for every message, so no message is skipped outright.
+0.6 to 0.9 microseconds per 2 KB event with the shipped rule. A rule without
+necessary literals can match any message: it is selected for every message,
+so no message is skipped outright. Each occurrence of a literal costs a call
+into Python, so literals found in nearly every message are dropped from the
+search after a sample of the stream (see :class:`Prefilter`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import sub
 
 import hyperscan
+
+logger = logging.getLogger(__name__)
+
+# How many scanned messages the prefilter counts literal occurrences over, and the share of
+# them a literal must occur in to be dropped from the search (see Prefilter).
+DEFAULT_SAMPLE_SIZE = 10_000
+UBIQUITOUS_SHARE = 0.9
 
 _NUMBER_TEXT = re.compile(r"[0-9.eE+-]+")
 _CONTROL = re.compile(r"[\x00-\x1f]")
@@ -50,36 +63,55 @@ Selection = tuple[int, ...]
 class Prefilter:
     """Decide from raw bytes which rules may match a message.
 
-    Built once from the necessary-literal sets of the loaded rules, in rule
-    order (``None`` for a rule without such a set). Every rule without a
-    searchable set is selected for every message, so with such a rule
-    (``enabled`` is false) no message is skipped outright, but the other rules
-    are still selected by their literals.
+    Built from the necessary-literal sets of the loaded rules, in rule order
+    (``None`` for a rule without such a set). Every rule without a searchable
+    set is selected for every message (it is in ``always``), so with such a
+    rule (``enabled`` is false) no message is skipped outright, but the other
+    rules are still selected by their literals.
+
+    A literal that occurs in nearly every message selects nothing, yet each
+    of its occurrences costs a call into Python: a space or a ``.`` occurs
+    dozens of times in a process event. So the prefilter counts, over the
+    first ``sample_size`` messages it scans, in how many messages each literal
+    occurs. A literal found in at least 90 % of them is dropped from the
+    search, and the rules that have it join ``always``. That keeps the
+    selection sound (those rules are evaluated on every decoded message),
+    and it happens once: a literal that becomes common later stays searched.
     """
 
-    def __init__(self, literal_sets: Iterable[frozenset[str] | None]) -> None:
-        sets = list(literal_sets)
-        self.rule_count = len(sets)
-        self.always: Selection = tuple(
+    def __init__(self, literal_sets: Iterable[frozenset[str] | None], *, sample_size: int = DEFAULT_SAMPLE_SIZE) -> None:
+        self._literal_sets = list(literal_sets)
+        self.rule_count = len(self._literal_sets)
+        self._all_rules: Selection = tuple(range(self.rule_count))
+        unsearchable = frozenset(
             index
-            for index, literals in enumerate(sets)
+            for index, literals in enumerate(self._literal_sets)
             if literals is None or not all(_is_searchable(text) for text in literals)
         )
-        self.enabled = bool(sets) and not self.always
-        self._all_rules: Selection = tuple(range(self.rule_count))
+        self._build_search(unsearchable)
+
+        self._sample_size = sample_size
+        self._sampled_messages = 0
+        self._messages_by_pattern: Counter[int] = Counter()
+
+    def _build_search(self, always: frozenset[int]) -> None:
+        """Select the rules in ``always`` for every message and compile the literals of the others."""
+        self.always: Selection = tuple(sorted(always))
+        self.enabled = bool(self._literal_sets) and not self.always
 
         rules_by_needle: dict[bytes, set[int]] = {}
-        for index, literals in enumerate(sets):
-            if index in self.always or literals is None:
+        for index, literals in enumerate(self._literal_sets):
+            if index in always or literals is None:
                 continue
             for text in literals:
                 for needle in _byte_forms(text):
                     rules_by_needle.setdefault(needle, set()).add(index)
 
         # Pattern ids 0 to n-1 are the needles, and the hiding escapes come after them.
+        self._needles = list(rules_by_needle)
         self._rules_by_pattern: list[frozenset[int]] = [frozenset(rules) for rules in rules_by_needle.values()]
         self._first_escape_id = len(self._rules_by_pattern)
-        self._database = _compile(list(rules_by_needle)) if rules_by_needle else None
+        self._database = _compile(self._needles) if self._needles else None
 
     def select(self, payload: bytes) -> Selection:
         """Return the indexes, in rule order, of the rules that may match the message in ``payload``.
@@ -102,35 +134,93 @@ class Prefilter:
         if self._database is None:
             return dict.fromkeys(range(len(payloads)), self.always) if self.always else {}
 
-        hits: list[tuple[int, int]] = []
+        hits: list[int] = []
         self._database.scan(list(payloads), match_event_handler=_collect_hit, context=hits)
-        if not hits:
-            return dict.fromkeys(range(len(payloads)), self.always) if self.always else {}
+        literal_hits, escape_hits = self._locate_hits(payloads, hits) if hits else (set(), [])
+        selections = self._selections(payloads, literal_hits, escape_hits)
 
-        return self._selections_from_hits(payloads, hits)
+        # After the selections, because dropping a literal renumbers the patterns.
+        if self._sampled_messages < self._sample_size:
+            self._count_literal_messages(len(payloads), literal_hits)
+        return selections
 
-    def _selections_from_hits(self, payloads: Sequence[bytes], hits: list[tuple[int, int]]) -> dict[int, Selection]:
+    def _locate_hits(self, payloads: Sequence[bytes], hits: list[int]) -> tuple[set[tuple[int, int]], list[tuple[int, int]]]:
+        """Split ``hits`` (pattern id and end offset, in turn) into literal and escape hits, by payload.
+
+        Literal hits come back as distinct (pattern id, payload position)
+        pairs, because a literal may occur many times in one payload. Escape
+        hits come back as (payload position, end offset within that payload).
+        The passes over all hits run in C, and Python code runs once per pair.
+        """
         # A hit's end offset counts across the payloads laid end to end.
         ends = list(accumulate(map(len, payloads)))
-        rules_by_payload: dict[int, set[int]] = {}
-        hidden: set[int] = set()
-        for pattern_id, end in hits:
-            index = bisect_right(ends, end - 1)
-            if pattern_id < self._first_escape_id:
-                rules_by_payload.setdefault(index, set(self.always)).update(self._rules_by_pattern[pattern_id])
-                continue
+        pattern_ids = hits[0::2]
+        hit_ends = hits[1::2]
+        indexes = list(map(bisect_right, repeat(ends), map(sub, hit_ends, repeat(1))))
+        literal_hits = set(zip(pattern_ids, indexes))
+        if max(pattern_ids) < self._first_escape_id:
+            return literal_hits, []
 
-            escape_start = end - 2 - (ends[index - 1] if index else 0)
-            # A match across two payloads belongs to neither, and only a real escape hides text.
-            if escape_start >= 0 and _starts_escape(payloads[index], escape_start):
-                hidden.add(index)
+        escape_hits = []
+        for pattern_id, index, end in zip(pattern_ids, indexes, hit_ends):
+            if pattern_id >= self._first_escape_id:
+                literal_hits.discard((pattern_id, index))
+                escape_hits.append((index, end - (ends[index - 1] if index else 0)))
+        return literal_hits, escape_hits
+
+    def _selections(
+        self, payloads: Sequence[bytes], literal_hits: set[tuple[int, int]], escape_hits: list[tuple[int, int]]
+    ) -> dict[int, Selection]:
+        rules_by_payload: dict[int, set[int]] = {}
+        for pattern_id, index in literal_hits:
+            rules_by_payload.setdefault(index, set(self.always)).update(self._rules_by_pattern[pattern_id])
 
         selections: dict[int, Selection] = dict.fromkeys(range(len(payloads)), self.always) if self.always else {}
         for index, rules in rules_by_payload.items():
             selections[index] = tuple(sorted(rules))
-        for index in hidden:
+        for index in _payloads_with_hiding_escapes(payloads, escape_hits):
             selections[index] = self._all_rules
         return selections
+
+    def _count_literal_messages(self, message_count: int, literal_hits: set[tuple[int, int]]) -> None:
+        """Count the messages each literal occurs in, and drop the ubiquitous literals at the end of the sample."""
+        self._messages_by_pattern.update(pattern_id for pattern_id, _ in literal_hits)
+        self._sampled_messages += message_count
+        if self._sampled_messages >= self._sample_size:
+            self._drop_ubiquitous_literals()
+
+    def _drop_ubiquitous_literals(self) -> None:
+        threshold = UBIQUITOUS_SHARE * self._sampled_messages
+        ubiquitous = sorted(pattern_id for pattern_id, count in self._messages_by_pattern.items() if count >= threshold)
+        self._messages_by_pattern.clear()
+        if not ubiquitous:
+            return
+
+        needles = [self._needles[pattern_id] for pattern_id in ubiquitous]
+        demoted = set().union(*(self._rules_by_pattern[pattern_id] for pattern_id in ubiquitous))
+        self._build_search(frozenset(self.always).union(demoted))
+        logger.info(
+            "prefilter: %d literals occur in at least %.0f%% of the first %d messages (%s), so the %d rules "
+            "that have them are now evaluated on every decoded message, and %d rules are still selected by literals",
+            len(needles), UBIQUITOUS_SHARE * 100, self._sampled_messages, _describe_needles(needles),
+            len(demoted), self.rule_count - len(self.always),
+        )
+
+
+def _payloads_with_hiding_escapes(payloads: Sequence[bytes], escape_hits: list[tuple[int, int]]) -> set[int]:
+    """Return the positions of the payloads in which an escape hit starts a real JSON escape."""
+    hidden = set()
+    for index, end in escape_hits:
+        escape_start = end - 2
+        # A match across two payloads belongs to neither, and only a real escape hides text.
+        if escape_start >= 0 and _starts_escape(payloads[index], escape_start):
+            hidden.add(index)
+    return hidden
+
+
+def _describe_needles(needles: list[bytes], limit: int = 8) -> str:
+    shown = ", ".join(repr(needle.decode("utf-8", "replace")) for needle in needles[:limit])
+    return shown + (", ..." if len(needles) > limit else "")
 
 
 def _compile(needles: list[bytes]) -> hyperscan.Database:
@@ -144,9 +234,10 @@ def _compile(needles: list[bytes]) -> hyperscan.Database:
     return database
 
 
-def _collect_hit(pattern_id: int, start: int, end: int, flags: int, hits: list[tuple[int, int]]) -> None:
-    # Returning a true value would stop the scan.
-    hits.append((pattern_id, end))
+def _collect_hit(pattern_id: int, start: int, end: int, flags: int, hits: list[int]) -> None:
+    # A flat list saves a tuple per hit. Returning a true value would stop the scan.
+    hits.append(pattern_id)
+    hits.append(end)
 
 
 def _is_searchable(text: str) -> bool:

@@ -258,7 +258,7 @@ class DetectionService:
         selections = prefilter.select_batch(scanned)  # type: ignore[arg-type]
         for index in malformed:
             selections.setdefault(index, prefilter.always)
-        # Hits arrive roughly, not strictly, in payload order, and the offset tracker needs batch order.
+        # The prefilter returns the payloads in no particular order, and the offset tracker needs batch order.
         return sorted(selections.items())
 
     def _handle_message(

@@ -155,18 +155,26 @@ def test_prefilter_rule_without_literals_always_selected() -> None:
     assert prefilter.select(b'{"process": {"name": "net.exe"}}') == (0, 1)
 
 
+def _compile_with_shipped_rule(query_list: list[str]) -> list[Any] | None:
+    """Return the shipped rule and the generated queries compiled, or None if one does not compile."""
+    compiled = []
+    for query in [shipped_rule_query(), *query_list]:
+        try:
+            compiled.append(compile_query(query))
+        except Exception:
+            return None
+    return compiled
+
+
 @PROPERTY_SETTINGS
 @given(
     query_list=st.lists(query_texts, min_size=1, max_size=3),
     events=st.lists(st.one_of(ecs_events(), discovery_events()), min_size=1, max_size=6),
 )
 def test_prefilter_batch_selects_every_matching_rule(query_list: list[str], events: list[dict[str, Any]]) -> None:
-    compiled = []
-    for query in [shipped_rule_query(), *query_list]:
-        try:
-            compiled.append(compile_query(query))
-        except Exception:
-            return
+    compiled = _compile_with_shipped_rule(query_list)
+    if compiled is None:
+        return
     prefilter = Prefilter([rule.necessary_literals for rule in compiled])
     payloads = [payload for event in events for payload in _encodings(event)]
     documents = [event for event in events for _ in _encodings(event)]
@@ -194,3 +202,70 @@ def test_prefilter_batch_table(payloads: list[bytes], expected: dict[int, tuple[
     prefilter = Prefilter([frozenset({"net.exe"}), frozenset({"cmd.exe"})])
 
     assert prefilter.select_batch(payloads) == expected
+
+
+@PROPERTY_SETTINGS
+@given(
+    query_list=st.lists(query_texts, min_size=1, max_size=3),
+    events=st.lists(st.one_of(ecs_events(), discovery_events()), min_size=1, max_size=6),
+)
+def test_prefilter_sound_after_dropping_literals(
+    query_list: list[str], events: list[dict[str, Any]]
+) -> None:
+    compiled = _compile_with_shipped_rule(query_list)
+    if compiled is None:
+        return
+    payloads = [payload for event in events for payload in _encodings(event)]
+    documents = [event for event in events for _ in _encodings(event)]
+    # The first batch is the whole sample, so its common literals are dropped before the second.
+    prefilter = Prefilter([rule.necessary_literals for rule in compiled], sample_size=len(payloads))
+    prefilter.select_batch(payloads)
+
+    selections = prefilter.select_batch(payloads)
+
+    for index, event in enumerate(documents):
+        matching = {position for position, rule in enumerate(compiled) if rule.matches(event)}
+        assert matching <= set(selections.get(index, ()))
+
+
+_COMMON_AND_RARE = [frozenset({"net.exe"}), frozenset({"common"})]
+
+
+@pytest.mark.parametrize(
+    ("sample", "always", "enabled"),
+    [
+        pytest.param([b"common"] * 9 + [b"net.exe common"], (1,), False, id="literal-in-every-message-dropped"),
+        pytest.param([b"common"] * 9 + [b"net.exe"], (1,), False, id="literal-in-90-percent-dropped"),
+        pytest.param([b"common"] * 8 + [b"net.exe", b"x"], (), True, id="literal-in-80-percent-kept"),
+        pytest.param([b"common common common"] * 2 + [b"x"] * 8, (), True, id="repeats-count-once-per-message"),
+    ],
+)
+def test_prefilter_drops_ubiquitous_literals(sample: list[bytes], always: tuple[int, ...], enabled: bool) -> None:
+    prefilter = Prefilter(_COMMON_AND_RARE, sample_size=len(sample))
+
+    prefilter.select_batch(sample)
+
+    assert prefilter.always == always
+    assert prefilter.enabled is enabled
+    assert prefilter.select_batch([b"x", b"net.exe", b"common"]) == (
+        {0: (1,), 1: (0, 1), 2: (1,)} if always else {1: (0,), 2: (1,)}
+    )
+
+
+def test_prefilter_counts_across_batches() -> None:
+    prefilter = Prefilter(_COMMON_AND_RARE, sample_size=6)
+
+    prefilter.select_batch([b"common"] * 3)
+    assert prefilter.always == ()
+    prefilter.select_batch([b"common"] * 3)
+
+    assert prefilter.always == (1,)
+
+
+def test_prefilter_stops_counting_after_sample() -> None:
+    prefilter = Prefilter(_COMMON_AND_RARE, sample_size=2)
+    prefilter.select_batch([b"x", b"y"])
+
+    prefilter.select_batch([b"common"] * 10)
+
+    assert prefilter.always == ()
