@@ -212,33 +212,46 @@ class DetectionService:
         """Decode and evaluate the messages the prefilter selects, then account for the whole batch.
 
         Only the selected messages get per-message Python work. The payloads,
-        topics, partitions and offsets of the batch are read with C-level
-        ``map`` calls, and the prefilter scans all payloads in one call.
+        partitions and offsets of the batch are read with C-level ``map``
+        calls, and the prefilter scans all payloads in one call.
         """
         started = time.perf_counter()
         alerts_by_rule: Counter[str] = Counter()
         dead_letters: Counter[str] = Counter()
 
-        topics = list(map(Message.topic, messages))
-        last_offsets = dict(zip(zip(topics, map(Message.partition, messages)), map(Message.offset, messages)))
+        consumed, last_offsets = self._batch_positions(messages)
         to_decode = self._select_messages(list(map(Message.value, messages)))
 
         add_message = self._offsets.add
         for index, selected in to_decode:
             message = messages[index]
-            add_message((topics[index], message.partition()), message.offset(), 0)
+            add_message((message.topic(), message.partition()), message.offset(), 0)
             self._handle_message(message, alerts_by_rule, dead_letters, selected)
         # Every skipped message after the last selected one of its partition is done too.
         for key, offset in last_offsets.items():
             self._offsets.add_done_through(key, offset)
 
-        consumed = Counter(topics) if len(self._settings.input_topics) > 1 else Counter({topics[0]: len(topics)})
         if self._prefilter is not None:
             self._prefiltered.update(consumed)
-            self._prefiltered.subtract(topics[index] for index, _ in to_decode)
+            self._prefiltered.subtract(messages[index].topic() for index, _ in to_decode)
         self._producer.poll(0)
         self._store_ready_offsets()
         self._record_batch_metrics(len(messages), consumed, alerts_by_rule, dead_letters, started)
+
+    def _batch_positions(self, messages: list[Message]) -> tuple[Counter[str], dict[tuple[str, int], int]]:
+        """Return the number of messages per topic and the last offset per partition, read with C-level ``map``.
+
+        With one input topic, every message of the batch comes from it, so
+        the topic of each message need not be read.
+        """
+        if len(self._settings.input_topics) == 1:
+            topic = messages[0].topic()
+            last_by_partition = dict(zip(map(Message.partition, messages), map(Message.offset, messages)))
+            return Counter({topic: len(messages)}), {(topic, partition): offset for partition, offset in last_by_partition.items()}
+
+        topics = list(map(Message.topic, messages))
+        last_offsets = dict(zip(zip(topics, map(Message.partition, messages)), map(Message.offset, messages)))
+        return Counter(topics), last_offsets
 
     def _select_messages(self, payloads: list[bytes | None]) -> list[tuple[int, tuple[int, ...] | None]]:
         """Return the positions of the messages to decode, in batch order, each with the rules to evaluate.

@@ -191,3 +191,22 @@ def test_run_two_workers_share_metrics_endpoint(kafka_bootstrap, service_topics_
         exit_code = service.stop(signal.SIGTERM)
 
     assert exit_code == 0, service.log()
+
+
+@pytest.mark.kafka
+def test_run_two_input_topics_alert_from_both(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
+    first, second = service_topics_factory(2), service_topics_factory(2)
+    corpus = labelled_corpus()
+    halves = {first.input: corpus[0::2], second.input: corpus[1::2]}
+    for topic, events in halves.items():
+        produce(kafka_bootstrap, topic, (orjson.dumps(event) for event, _ in events), partitions=2)
+
+    arguments = service_arguments(kafka_bootstrap, first.input, first.output, kafka_group_id, "--until-end")
+    finished = run_service([*arguments, "--input-topic", second.input])
+
+    assert finished.returncode == 0, finished.stderr
+    records = read_topic(kafka_bootstrap, first.output)
+    for topic, events in halves.items():
+        from_topic = [record.json() for record in records if record.headers["eql_stream.source.topic"] == topic.encode()]
+        expected = sorted(_identity(event) for event, should_alert in events if should_alert)
+        assert sorted(_identity(alert) for alert in from_topic) == expected
