@@ -60,7 +60,8 @@ def load_rules(paths: Iterable[Path]) -> RuleLoadResult:
     A path may be a file, loaded whatever its suffix, or a folder, searched
     recursively for ``.toml``, ``.md`` and ``.eql`` files in sorted path order.
     Hidden files and folders (names starting with ``.``) inside a folder are
-    skipped. A file reached twice (for example named on its own and inside a
+    skipped, and so are a folder's ``README.md``, ``CHANGELOG.md``,
+    ``CONTRIBUTING.md``, ``LICENSE.md`` and ``SECURITY.md`` (any case). A file reached twice (for example named on its own and inside a
     given folder) is loaded once. A path that does not exist, a file that fails
     to load, and a rule whose ``rule_id`` an earlier file already used each add
     one error, and loading goes on with the next file.
@@ -164,8 +165,15 @@ def _read_file(path: Path) -> str:
         raise RuleLoadError(f"failed to read file: {exc.strerror or exc}", path=str(path)) from exc
 
 
+# A folder's own Markdown documentation, such as the README of Elastic's detection-rules
+# repository, is not a rule documentation page, so a folder search passes over it.
+_FOLDER_DOCUMENT_NAMES = frozenset({"readme.md", "changelog.md", "contributing.md", "license.md", "security.md"})
+
+
 def _is_rule_file_name(name: str) -> bool:
-    return not name.startswith(".") and Path(name).suffix.lower() in fields.RULE_FILE_SUFFIXES
+    if name.startswith(".") or name.lower() in _FOLDER_DOCUMENT_NAMES:
+        return False
+    return Path(name).suffix.lower() in fields.RULE_FILE_SUFFIXES
 
 
 def _rule_files_in(folder: Path) -> list[Path]:

@@ -661,6 +661,8 @@ def test_load_rules_walks_folder_sorted(tmp_path: Path) -> None:
     write_file(tmp_path, "notes.txt", "not a rule")
     write_file(tmp_path, ".hidden/skipped.toml", "not even TOML")
     write_file(tmp_path, ".skipped.toml", "not even TOML")
+    write_file(tmp_path, "README.md", "# Rules\n\nThese are our rules.\n")
+    write_file(tmp_path, "c/Changelog.md", "- added third\n")
 
     result = load_rules([tmp_path])
 
@@ -670,6 +672,15 @@ def test_load_rules_walks_folder_sorted(tmp_path: Path) -> None:
         "Second",
         "Whoami Run By Office Application",
     ]
+
+
+def test_load_rules_reads_readme_named_directly(tmp_path: Path) -> None:
+    readme = write_file(tmp_path, "README.md", "# Rules\n")
+
+    result = load_rules([readme])
+
+    assert result.rules == ()
+    assert len(result.errors) == 1
 
 
 def test_load_rules_collects_errors(tmp_path: Path) -> None:
