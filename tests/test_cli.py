@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,14 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 CORPUS = REPOSITORY / "tests" / "data" / "network-discovery-labelled.jsonl"
 
 
-def _run(*arguments: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+def _clean_environment() -> dict[str, str]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("EQL_STREAM_")}
     environment.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    return environment
+
+
+def _run(*arguments: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    environment = _clean_environment()
     return subprocess.run(
         [sys.executable, "-m", "stream.cli", *arguments],
         input=stdin,
@@ -190,3 +197,35 @@ def test_run_unreachable_broker_exits_1_with_json_logs() -> None:
     assert all({"time", "level", "logger", "message"} <= set(record) for record in records)
     failures = [record for record in records if record["level"] == "ERROR"]
     assert any("cannot start" in record["message"] and bootstrap in record["message"] for record in failures)
+
+
+def test_run_sigterm_while_broker_unreachable_exits_0() -> None:
+    bootstrap = f"127.0.0.1:{_closed_port()}"
+    command = [
+        sys.executable, "-m", "stream.cli", "run", "--bootstrap-servers", bootstrap, "--input-topic", "events",
+        "--metrics-host", "127.0.0.1", "--metrics-port", "0",
+    ]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, cwd=REPOSITORY, env=_clean_environment())
+    try:
+        _wait_for_line(process, b"no answer from the broker", timeout=60)
+        signalled_at = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+
+    assert process.returncode == 0, stderr
+    assert time.monotonic() - signalled_at < 10
+    assert b"stopped before consuming" in stderr
+
+
+def _wait_for_line(process: subprocess.Popen[bytes], text: bytes, timeout: float) -> None:
+    assert process.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if text in line:
+            return
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"{text!r} not logged within {timeout:g} s")
