@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import Gauge
@@ -30,14 +31,22 @@ class HealthState:
     has partitions assigned, and ``set_alive(False, reason)`` when its main
     loop has stopped making progress (or calls ``beat`` regularly and sets
     ``stall_timeout``, in seconds). When ``ready_gauge`` is given, it follows readiness as 1
-    or 0. Every change of either flag is logged.
+    or 0, and ``on_ready_change`` is called with the new readiness after each change (a
+    worker process reports it to its parent that way). Every change of either flag is logged.
     """
 
-    def __init__(self, *, ready_gauge: Gauge | None = None, stall_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ready_gauge: Gauge | None = None,
+        stall_timeout: float | None = None,
+        on_ready_change: Callable[[bool], None] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._liveness = ProbeResult(ok=True)
         self._readiness = ProbeResult(ok=False, reason="starting")
         self._ready_gauge = ready_gauge
+        self._on_ready_change = on_ready_change
         self._stall_timeout = stall_timeout
         self._last_beat = time.monotonic()
 
@@ -102,6 +111,8 @@ class HealthState:
 
         if changed:
             _log.info("readiness changed to %s", _describe(result))
+            if self._on_ready_change is not None:
+                self._on_ready_change(ready)
 
 
 def _describe(result: ProbeResult) -> str:

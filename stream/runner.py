@@ -45,19 +45,26 @@ def run_detection_service(settings: ServiceSettings) -> int:
     return _run_service(settings, registry, serve_metrics=True)
 
 
-def run_worker(settings: ServiceSettings) -> int:
+def run_worker(settings: ServiceSettings, on_ready_change: Callable[[bool], None] | None = None) -> int:
     """Run the service in a worker process, whose metrics the parent serves.
 
     The caller sets ``PROMETHEUS_MULTIPROC_DIR`` before this process imports
     prometheus_client, so every metric is written to the shared directory.
+    ``on_ready_change`` receives each change of the worker's readiness.
     """
-    return _run_service(settings, CollectorRegistry(), serve_metrics=False)
+    return _run_service(settings, CollectorRegistry(), serve_metrics=False, on_ready_change=on_ready_change)
 
 
-def _run_service(settings: ServiceSettings, registry: CollectorRegistry, *, serve_metrics: bool) -> int:
+def _run_service(
+    settings: ServiceSettings,
+    registry: CollectorRegistry,
+    *,
+    serve_metrics: bool,
+    on_ready_change: Callable[[bool], None] | None = None,
+) -> int:
     rule_set = _load_rules(settings)
     metrics = _build_metrics(registry, settings, rule_set)
-    health = HealthState(ready_gauge=metrics.ready, stall_timeout=STALL_TIMEOUT_SECONDS)
+    health = HealthState(ready_gauge=metrics.ready, stall_timeout=STALL_TIMEOUT_SECONDS, on_ready_change=on_ready_change)
 
     server = None
     if serve_metrics:

@@ -16,6 +16,7 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import MutableSequence, Sequence
 from multiprocessing.process import BaseProcess
 
 from stream.config import ServiceSettings
@@ -53,8 +54,10 @@ def _supervise(settings: ServiceSettings, metrics_dir: str) -> int:
     from stream.metrics_server import start_metrics_server
 
     context = multiprocessing.get_context("spawn")
+    # One byte per worker in shared memory: 1 while that worker reports ready.
+    ready_flags = context.RawArray("b", settings.workers)
     workers = [
-        context.Process(target=_worker_main, args=(settings, index), name=f"eql-stream-worker-{index}")
+        context.Process(target=_worker_main, args=(settings, index, ready_flags), name=f"eql-stream-worker-{index}")
         for index in range(settings.workers)
     ]
     health = HealthState()
@@ -73,8 +76,7 @@ def _supervise(settings: ServiceSettings, metrics_dir: str) -> int:
     try:
         for worker in workers:
             worker.start()
-        health.set_ready(True)
-        exit_code = _wait_for_workers(workers, stop_requested, health)
+        exit_code = _wait_for_workers(workers, stop_requested, health, ready_flags)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
@@ -85,13 +87,16 @@ def _supervise(settings: ServiceSettings, metrics_dir: str) -> int:
     return exit_code
 
 
-def _wait_for_workers(workers: list[BaseProcess], stop_requested: list[str], health: HealthState) -> int:
-    """Wait until every worker has exited; stop the others when one fails."""
+def _wait_for_workers(
+    workers: list[BaseProcess], stop_requested: list[str], health: HealthState, ready_flags: Sequence[int]
+) -> int:
+    """Wait until every worker has exited, and stop the others when one fails. Keep ``health``'s readiness current."""
     failed = False
     deadline: float | None = None
     while any(worker.is_alive() for worker in workers):
         for worker in workers:
             worker.join(timeout=0.2)
+            _update_readiness(health, workers, ready_flags)
             if worker.exitcode not in (None, 0) and not failed:
                 failed = True
                 logger.error("%s exited with code %s; stopping the other workers", worker.name, worker.exitcode)
@@ -109,14 +114,31 @@ def _wait_for_workers(workers: list[BaseProcess], stop_requested: list[str], hea
     return 0 if all(code == 0 for code in codes) else 1
 
 
+def _update_readiness(health: HealthState, workers: list[BaseProcess], ready_flags: Sequence[int]) -> None:
+    """Report ready while every worker runs and at least one has partitions.
+
+    Requiring every worker to have partitions would keep an endpoint with
+    more workers than input partitions unready for good, because the extra
+    workers stay idle.
+    """
+    if not all(worker.is_alive() for worker in workers):
+        health.set_ready(False, "a worker has stopped")
+        return
+    ready_count = sum(1 for flag in ready_flags if flag)
+    if ready_count:
+        health.set_ready(True)
+    else:
+        health.set_ready(False, f"none of the {len(workers)} workers has partitions yet")
+
+
 def _signal_all(workers: list[BaseProcess], number: int) -> None:
     for worker in workers:
         if worker.is_alive() and worker.pid is not None:
             os.kill(worker.pid, number)
 
 
-def _worker_main(settings: ServiceSettings, index: int) -> None:
-    """Entry point of one worker process."""
+def _worker_main(settings: ServiceSettings, index: int, ready_flags: MutableSequence[int]) -> None:
+    """Run one worker process, which keeps ``ready_flags[index]`` at 1 while it is ready."""
     from stream.logging_setup import configure_logging
     from stream.runner import run_worker
 
@@ -125,8 +147,12 @@ def _worker_main(settings: ServiceSettings, index: int) -> None:
     configure_logging(settings.log_format, settings.log_level, worker=index)
     worker_logger = logging.getLogger(__name__)
     worker_logger.info("worker %d started (pid %d)", index, os.getpid())
+
+    def report_readiness(ready: bool) -> None:
+        ready_flags[index] = int(ready)
+
     try:
-        code = run_worker(settings)
+        code = run_worker(settings, on_ready_change=report_readiness)
     except EqlStreamError as exc:
         worker_logger.error("worker %d stopped: %s", index, exc)
         code = 1

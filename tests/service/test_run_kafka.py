@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -210,3 +212,34 @@ def test_run_two_input_topics_alert_from_both(kafka_bootstrap, service_topics_fa
         from_topic = [record.json() for record in records if record.headers["eql_stream.source.topic"] == topic.encode()]
         expected = sorted(_identity(event) for event, should_alert in events if should_alert)
         assert sorted(_identity(alert) for alert in from_topic) == expected
+
+
+@pytest.mark.kafka
+def test_run_two_workers_ready_only_after_assignment(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
+    topics = service_topics_factory(2)
+    service = RunningService(
+        service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--workers", "2"),
+        tmp_path / "service.log",
+    )
+    try:
+        statuses = []
+        deadline = time.monotonic() + 60
+        while not statuses or statuses[-1] != 200:
+            statuses.append(_readyz_status(service.metrics_url))
+            assert service.process.poll() is None, service.log()
+            assert time.monotonic() < deadline, f"not ready after 60 s: {service.log()}"
+        log_when_ready = service.log()
+    finally:
+        exit_code = service.stop(signal.SIGTERM)
+
+    assert exit_code == 0, service.log()
+    assert "partitions assigned" in log_when_ready
+    assert statuses[0] == 503
+
+
+def _readyz_status(metrics_url: str) -> int:
+    try:
+        with urllib.request.urlopen(metrics_url + "/readyz", timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
