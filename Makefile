@@ -8,6 +8,9 @@ PYTEST_ARGS ?=
 
 .PHONY: venv kafka-jars test test-fast demo bench clean
 
+# A bare `make` installs the package and its test tools into the virtual environment.
+.DEFAULT_GOAL := venv
+
 $(VENV_PYTHON):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
