@@ -144,6 +144,10 @@ def run_check(arguments: argparse.Namespace) -> int:
     configure_logging("text", "WARNING")
     rule_set, reports = load_rule_set(arguments.rules, arguments.query)
     _print_reports(reports, _warnings_by_report(rule_set), arguments.json)
+    if not reports:
+        # The service refuses to start without a rule, so a check that finds none must fail too.
+        sys.stderr.write("eql-stream: no rule file found: pass --rules with .toml, .md or .eql files, or --query\n")
+        return EXIT_FAILED
     return EXIT_FAILED if any(report.status != "ok" for report in reports) else EXIT_OK
 
 
@@ -159,6 +163,9 @@ def run_replay(arguments: argparse.Namespace) -> int:
     if not rule_set.rules:
         sys.stderr.write("eql-stream: no rule loaded: fix the errors above or pass --rules/--query\n")
         return EXIT_FAILED
+    for compiled in rule_set.rules:
+        for warning in rule_warnings(compiled.rule, compiled.query.syntax):
+            sys.stderr.write(f"eql-stream: warning: {warning}\n")
 
     summary = ReplaySummary()
     output, errors = sys.stdout.buffer, sys.stderr.buffer

@@ -20,6 +20,7 @@ from stream.errors import ConfigError
 from stream.health import HealthState
 from stream.metrics import Metrics
 from stream.metrics_server import start_metrics_server
+from stream.rules.lint import rule_warnings
 from stream.ruleset import RuleSet, load_rule_set
 from stream.service import DetectionService
 
@@ -97,6 +98,9 @@ def _load_rules(settings: ServiceSettings) -> RuleSet:
         raise ConfigError(f"{len(failed)} rules failed to load or compile and --strict is set")
     if not rule_set.rules:
         raise ConfigError("no rule could be loaded: fix the errors above or check --rules")
+    for compiled in rule_set.rules:
+        for warning in rule_warnings(compiled.rule, compiled.query.syntax):
+            logger.warning("%s", warning)
     logger.info(
         "loaded %d rules (%d failed to load or compile): %s",
         len(rule_set), len(failed), ", ".join(c.rule.name for c in rule_set.rules),

@@ -229,3 +229,20 @@ def _wait_for_line(process: subprocess.Popen[bytes], text: bytes, timeout: float
         if not line and process.poll() is not None:
             break
     raise AssertionError(f"{text!r} not logged within {timeout:g} s")
+
+
+def test_check_empty_rules_folder_exits_1(tmp_path: Path) -> None:
+    finished = _run("check", "--rules", str(tmp_path))
+
+    assert finished.returncode == 1
+    assert b"no rule file found" in finished.stderr
+
+
+def test_replay_warns_on_unknown_category() -> None:
+    event = b'{"event": {"category": ["process"]}, "process": {"name": "net.exe"}}\n'
+
+    finished = _run("replay", "--query", 'proces where process.name : "net.exe"', stdin=event)
+
+    assert finished.returncode == 0
+    assert b"warning: rule 'command-line query': event category 'proces'" in finished.stderr
+    assert finished.stdout == b""
