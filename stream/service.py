@@ -38,6 +38,7 @@ from stream.health import HealthState
 from stream.kafka.clients import consumer_config, error_code, producer_config
 from stream.kafka.delivery import DeliveryTracker
 from stream.kafka.offsets import OffsetTracker
+from stream.log_throttle import LogThrottle
 from stream.kafka.end_offsets import EndTracker, find_end_offsets
 from stream.metrics import Metrics
 from stream.prefilter import Prefilter
@@ -80,7 +81,12 @@ class DetectionService:
         self._prefilter = Prefilter(c.query.necessary_literals for c in rule_set.rules) if settings.prefilter else None
         self._prefiltered: Counter[str] = Counter()
         self._end_tracker: EndTracker | None = None
-        self._last_error_log: dict[int, float] = {}
+        # librdkafka repeats transient errors (such as a broker being down) often, and a bad
+        # producer can send a dead letter per message, so each kind is logged at most every 30 s.
+        self._kafka_error_log = LogThrottle()
+        self._dead_letter_log = LogThrottle()
+        # Totals since start, for the last log line: consumed, prefiltered, alerts, dead_lettered.
+        self._totals: Counter[str] = Counter()
 
         extra = settings.kafka_properties()
         self._consumer = Consumer(
@@ -142,6 +148,13 @@ class DetectionService:
         logger.info("stopped: %s", self._stop_reason or "done")
         return EXIT_OK
 
+    def _log_totals(self) -> None:
+        totals = self._totals
+        logger.info(
+            "consumed %d messages since start (skipped by the prefilter: %d, alerts produced: %d, dead-lettered: %d)",
+            totals["consumed"], totals["prefiltered"], totals["alerts"], totals["dead_lettered"],
+        )
+
     def _check_topics(self) -> bool:
         """Fail before consuming when an input, alert or dead-letter topic does not exist.
 
@@ -151,7 +164,7 @@ class DetectionService:
         refresh after the topic appears (5 minutes by default).
 
         Returns False, without checking, when a stop was requested while the
-        broker did not answer.
+        broker did not respond.
 
         Raises:
             KafkaServiceError: a topic does not exist, or the broker did not
@@ -173,14 +186,14 @@ class DetectionService:
         return True
 
     def _read_topic_metadata(self) -> dict[str, Any] | None:
-        """Return the broker's topic metadata by name, or None when a stop was requested before it answered.
+        """Return the broker's topic metadata by name, or None when a stop was requested before it responded.
 
         The broker is asked in steps of one second, so that SIGTERM stops a
         service that cannot reach it within about a second instead of after
         the whole wait.
 
         Raises:
-            KafkaServiceError: the broker did not answer within 30 s.
+            KafkaServiceError: the broker did not respond within 30 s.
         """
         settings = self._settings
         deadline = time.monotonic() + _METADATA_WAIT_SECONDS
@@ -199,7 +212,7 @@ class DetectionService:
                     ) from exc
                 if attempts == 1:
                     logger.warning(
-                        "no answer from the broker at %s yet, retrying for up to %.0f s: %s",
+                        "no response from the broker at %s yet, retrying for up to %.0f s: %s",
                         settings.bootstrap_servers, _METADATA_WAIT_SECONDS, exc,
                     )
 
@@ -232,6 +245,7 @@ class DetectionService:
         # Stored offsets only ever cover acknowledged records, so they are safe to commit even after a failure.
         self._commit("shutdown")
         self._consumer.close()
+        self._log_totals()
         self._health.set_alive(False, "stopped")
 
     # Batches ------------------------------------------------------------------
@@ -368,6 +382,7 @@ class DetectionService:
 
     def _dead_letter(self, message: Message, reason: str, error_message: str) -> None:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
+        self._log_dead_letter(f"{topic}/{partition}/{offset}", reason, error_message)
         headers = list(message.headers() or [])
         headers += [
             (HEADER_ERROR_REASON, reason),
@@ -384,6 +399,13 @@ class DetectionService:
             headers,
             tracker_callback=self._tracker.callback(topic, partition, offset, None, False),
         )
+
+    def _log_dead_letter(self, source: str, reason: str, error_message: str) -> None:
+        held_back = self._dead_letter_log.admit(reason)
+        if held_back is None:
+            return
+        since = f" ({held_back} more with this reason since the last such line)" if held_back else ""
+        logger.warning("dead-lettered %s, reason %s: %s%s", source, reason, error_message[:300], since)
 
     def _produce(
         self,
@@ -456,6 +478,11 @@ class DetectionService:
         started: float,
     ) -> None:
         metrics = self._metrics
+        totals = self._totals
+        totals["consumed"] += size
+        totals["prefiltered"] += sum(self._prefiltered.values())
+        totals["alerts"] += sum(alerts_by_rule.values())
+        totals["dead_lettered"] += sum(dead_letters.values())
         for topic, count in consumed.items():
             metrics.events_consumed.labels(topic=topic).inc(count)
         for topic, count in self._prefiltered.items():
@@ -544,11 +571,11 @@ class DetectionService:
         self._log_kafka_error(error)
 
     def _log_kafka_error(self, error: KafkaError) -> None:
-        # librdkafka repeats transient errors (such as a broker being down) often; log each code at most every 30 s.
-        now = time.monotonic()
-        if now - self._last_error_log.get(error.code(), -1e9) >= 30.0:
-            self._last_error_log[error.code()] = now
-            logger.warning("Kafka client reports (will retry): %s", error)
+        held_back = self._kafka_error_log.admit(error.code())
+        if held_back is None:
+            return
+        since = f" ({held_back} more with this code since the last such line)" if held_back else ""
+        logger.warning("Kafka client reports (will retry): %s%s", error, since)
 
 
 def _describe_partitions(partitions: list[TopicPartition]) -> str:

@@ -207,7 +207,7 @@ def test_run_sigterm_while_broker_unreachable_exits_0() -> None:
     ]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, cwd=REPOSITORY, env=_clean_environment())
     try:
-        _wait_for_line(process, b"no answer from the broker", timeout=60)
+        _wait_for_line(process, b"no response from the broker", timeout=60)
         signalled_at = time.monotonic()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)

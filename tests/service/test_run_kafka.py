@@ -99,6 +99,9 @@ def test_run_dead_letters_each_bad_message(kafka_bootstrap, service_topics_facto
     ]
     assert all(record.headers["eql_stream.error.message"] for record in dead)
     assert len(read_topic(kafka_bootstrap, output_topic, expected=1)) == 1
+    assert f"dead-lettered {input_topic}/0/0, reason invalid_utf8" in finished.stderr
+    assert f"consumed {len(payloads) + 1} messages since start" in finished.stderr
+    assert f"alerts produced: 1, dead-lettered: {len(payloads)})" in finished.stderr
 
 
 @pytest.mark.kafka
