@@ -122,7 +122,7 @@ def _print_reports(reports: list[RuleReport], warnings: Mapping[ReportKey, list[
         sys.stdout.buffer.write(orjson.dumps(documents, option=orjson.OPT_INDENT_2) + b"\n")
         return
     for report in reports:
-        label = report.name or report.rule_id or "(unreadable file)"
+        label = report.name or report.rule_id or "(not loaded)"
         where = f" ({report.path})" if report.path else ""
         if report.status == "ok":
             sys.stdout.write(f"ok     {label}{where}\n")

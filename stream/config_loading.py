@@ -148,8 +148,9 @@ _OPTIONS: tuple[_Option, ...] = (
     ),
     _Option(
         "prefilter", "--prefilter",
-        "Skip, without decoding, messages whose raw bytes contain no text any rule needs; "
-        "such messages are counted but never dead-lettered, even when malformed",
+        "Skip, without decoding, messages whose raw bytes contain no text any rule needs. "
+        "A payload not shaped like a JSON object is still decoded and dead-lettered, but a skipped "
+        "object with a malformed middle or a wrong-typed field is only counted",
         action="bool",
     ),
     _Option(

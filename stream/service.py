@@ -168,7 +168,7 @@ class DetectionService:
 
         Raises:
             KafkaServiceError: a topic does not exist, or the broker did not
-                answer within 30 s.
+                respond within 30 s.
         """
         settings = self._settings
         required_topics = dict.fromkeys(settings.input_topics, "--input-topic")

@@ -83,7 +83,8 @@ def load_rules(paths: Iterable[Path]) -> RuleLoadResult:
 
     result = collector.result()
     logger.info(
-        "read %d rules from %d paths (%d could not be read); compiling them comes next",
+        "read %d rules from %d paths, with %d load errors (unreadable, invalid or unsupported files, "
+        "repeated rule ids); compiling them comes next",
         len(result.rules),
         path_count,
         len(result.errors),
