@@ -46,7 +46,8 @@ def replay_stream(
         if not line.strip():
             continue
         try:
-            event = decode_event(line)
+            # Without its line break, so that a decoding error's "line 1" means this line.
+            event = decode_event(line.rstrip(b"\r\n"))
         except DecodeError as exc:
             _skip(errors, summary, f"{source_name}:{line_number}", exc)
             continue

@@ -21,7 +21,7 @@ def decode_event(payload: bytes | str) -> dict[str, Any]:
         event = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         if "UTF-8" in str(exc):
-            raise DecodeError("invalid_utf8", f"the message is not valid UTF-8 text: {exc}") from None
+            raise DecodeError("invalid_utf8", f"the message is not valid UTF-8 text: {_utf8_problem(payload, exc)}") from None
         raise DecodeError("invalid_json", f"the message is not valid JSON: {exc}") from None
     if not isinstance(event, dict):
         raise DecodeError(
@@ -29,6 +29,21 @@ def decode_event(payload: bytes | str) -> dict[str, Any]:
             f"the message is a JSON {_JSON_TYPE_NAMES.get(type(event), 'value')}, but an event must be a JSON object",
         )
     return event
+
+
+def _utf8_problem(payload: bytes | str, error: orjson.JSONDecodeError) -> str:
+    """Describe the first invalid UTF-8 byte of ``payload``, or return orjson's message when Python finds none.
+
+    orjson words a bad byte as a JSON position ("str is not valid UTF-8:
+    surrogates not allowed: line 1 column 1"), which hides the byte.
+    """
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        try:
+            bytes(payload).decode("utf-8")
+        except UnicodeDecodeError as problem:
+            bad = problem.object[problem.start]
+            return f"byte 0x{bad:02x} at offset {problem.start}: {problem.reason}"
+    return str(error)
 
 
 # Python types of orjson's results, by their JSON names.
