@@ -110,7 +110,11 @@ _OPTIONS: tuple[_Option, ...] = (
         metavar="KEY=VALUE", action="append", default_text="none",
         env_note=", entries separated by ';' or newlines", toml_key="[kafka] table",
     ),
-    _Option("log_format", "--log-format", "Log line format: text or json", metavar="FORMAT"),
+    _Option(
+        "log_format", "--log-format",
+        "Log line format: text, or json (one object per line with time in ISO 8601 UTC, level, logger, message)",
+        metavar="FORMAT",
+    ),
     _Option(
         "log_level", "--log-level",
         "Minimum log level: DEBUG, INFO, WARNING or ERROR",

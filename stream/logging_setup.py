@@ -63,9 +63,11 @@ def configure_logging(log_format: str = "text", level: str = "INFO", *, worker: 
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(
+            # The time is ISO 8601 in UTC (2026-12-05T01:40:00.201000+00:00), which log pipelines parse without a pattern.
             JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                "%(levelname)s %(name)s %(message)s",
+                rename_fields={"levelname": "level", "name": "logger"},
+                timestamp="time",
             )
         )
     elif log_format == "text":
