@@ -119,7 +119,7 @@ def start_metrics_server(
     thread.start()
 
     running = MetricsServer(server, thread)
-    _log.info("metrics server listening on %s", running.url)
+    _log.debug("metrics server listening on %s", running.url)
     return running
 
 

@@ -555,7 +555,8 @@ class DetectionService:
         self._wait_for_deliveries(self._settings.shutdown_timeout)
         self._commit("revocation")
         self._offsets.forget([(tp.topic, tp.partition) for tp in partitions])
-        self._health.set_ready(False, "partitions revoked, waiting for a new assignment")
+        waiting = "stopping" if self._stop_reason is not None else "waiting for a new assignment"
+        self._health.set_ready(False, f"partitions revoked, {waiting}")
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         logger.warning("partitions lost (their offsets may have been committed by another member): %s", _describe_partitions(partitions))
