@@ -38,6 +38,7 @@ from stream.health import HealthState
 from stream.kafka.clients import consumer_config, error_code, producer_config
 from stream.kafka.delivery import DeliveryTracker
 from stream.kafka.offsets import OffsetTracker
+from stream.kafka.topic_check import check_topics_exist
 from stream.log_throttle import LogThrottle
 from stream.kafka.end_offsets import EndTracker, find_end_offsets
 from stream.metrics import Metrics
@@ -56,10 +57,6 @@ HEADER_ERROR_MESSAGE = "eql_stream.error.message"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-
-# How long start-up waits for the broker's topic metadata, asked for in steps of this length.
-_METADATA_WAIT_SECONDS = 30.0
-_METADATA_ATTEMPT_SECONDS = 1.0
 
 # Errors of librdkafka's store_offsets for a partition this consumer does not own: _STATE
 # once it was assigned and then lost or revoked, _UNKNOWN_PARTITION when it never was.
@@ -120,7 +117,7 @@ class DetectionService:
             )
 
         try:
-            checked = self._check_topics()
+            checked = check_topics_exist(self._consumer, settings, lambda: self._stop_reason is not None)
             if checked and settings.until_end:
                 self._end_tracker = EndTracker(find_end_offsets(self._consumer, settings.input_topics))
         except KafkaServiceError as exc:
@@ -154,67 +151,6 @@ class DetectionService:
             "consumed %d messages since start (skipped by the prefilter: %d, alerts produced: %d, dead-lettered: %d)",
             totals["consumed"], totals["prefiltered"], totals["alerts"], totals["dead_lettered"],
         )
-
-    def _check_topics(self) -> bool:
-        """Fail before consuming when an input, alert or dead-letter topic does not exist.
-
-        Producing to a missing topic would only fail after ``message.timeout.ms``,
-        with the first alerts of the stream already in flight. A missing input
-        topic would leave the service unready until librdkafka's next metadata
-        refresh after the topic appears (5 minutes by default).
-
-        Returns False, without checking, when a stop was requested while the
-        broker did not respond.
-
-        Raises:
-            KafkaServiceError: a topic does not exist, or the broker did not
-                respond within 30 s.
-        """
-        settings = self._settings
-        required_topics = dict.fromkeys(settings.input_topics, "--input-topic")
-        required_topics.setdefault(settings.output_topic, "--output-topic")
-        for topic in settings.input_topics:
-            required_topics.setdefault(settings.dead_letter_topic_for(topic), "--dlq-topic")
-
-        existing = self._read_topic_metadata()
-        if existing is None:
-            return False
-        for topic, flag in required_topics.items():
-            metadata = existing.get(topic)
-            if metadata is None or metadata.error is not None:
-                raise KafkaServiceError(f"topic {topic!r} does not exist: create it, or choose another with {flag}")
-        return True
-
-    def _read_topic_metadata(self) -> dict[str, Any] | None:
-        """Return the broker's topic metadata by name, or None when a stop was requested before it responded.
-
-        The broker is asked in steps of one second, so that SIGTERM stops a
-        service that cannot reach it within about a second instead of after
-        the whole wait.
-
-        Raises:
-            KafkaServiceError: the broker did not respond within 30 s.
-        """
-        settings = self._settings
-        deadline = time.monotonic() + _METADATA_WAIT_SECONDS
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                return self._consumer.list_topics(timeout=_METADATA_ATTEMPT_SECONDS).topics  # type: ignore[no-any-return]
-            except KafkaException as exc:
-                if self._stop_reason is not None:
-                    return None
-                if time.monotonic() >= deadline:
-                    raise KafkaServiceError(
-                        f"cannot read topic metadata from {settings.bootstrap_servers}: {exc}. Check that the broker "
-                        "is running and reachable at that address, or fix --bootstrap-servers"
-                    ) from exc
-                if attempts == 1:
-                    logger.warning(
-                        "no response from the broker at %s yet, retrying for up to %.0f s: %s",
-                        settings.bootstrap_servers, _METADATA_WAIT_SECONDS, exc,
-                    )
 
     def _loop(self) -> None:
         settings = self._settings
