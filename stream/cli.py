@@ -139,7 +139,7 @@ def _print_reports(reports: list[RuleReport], warnings: Mapping[ReportKey, list[
 def run_check(arguments: argparse.Namespace) -> int:
     """Compile every rule and print its report and warnings.
 
-    Return 1 if any rule failed to load or compile, else 0, whatever the warnings.
+    Return 1 if any rule failed to load or compile or no rule file was found, else 0, whatever the warnings.
     """
     configure_logging("text", "WARNING")
     rule_set, reports = load_rule_set(arguments.rules, arguments.query)

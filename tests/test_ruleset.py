@@ -73,7 +73,7 @@ _BAD_PID = {"event": {"category": ["process"]}, "process": {"name": "b.exe", "pi
         pytest.param([_MATCHING, _MATCHING], id="after-two-matches"),
     ],
 )
-def test_matching_rules_rejects_bad_typed_value_the_evaluation_skips(earlier_events: list[dict]) -> None:
+def test_matching_rules_rejects_unread_bad_value(earlier_events: list[dict]) -> None:
     rule_set, _ = load_rule_set(queries=[_PID_RULE])
     for event in earlier_events:
         assert len(rule_set.matching_rules(event)) == 1
