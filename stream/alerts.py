@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -184,7 +185,7 @@ class AlertBuilder:
         original_time = event.get("@timestamp")
         if original_time is not None:
             record["kibana.alert.original_time"] = _copy_value(original_time)
-        record.update(_original_event_fields(event))
+        record.update(_original_event_fields(event, copy))
         record["kibana.alert.ancestors"] = [_build_ancestor(source)]
 
         record.update(self._rule_fields)
@@ -205,7 +206,9 @@ def _digest_alert_key(identity: str, rule_id: str, version: int) -> str:
 
 def _format_timestamp(now: datetime | None) -> str:
     """Format ``now`` (default: the current time) as ISO 8601 UTC with milliseconds and ``Z``."""
-    moment = datetime.now(UTC) if now is None else now
+    if now is None:
+        return _current_time_text()
+    moment = now
     if moment.utcoffset() is None:
         raise ValueError(
             f"invalid alert time {moment.isoformat()}: it has no timezone. Pass an aware "
@@ -214,6 +217,22 @@ def _format_timestamp(now: datetime | None) -> str:
 
     # astimezone(UTC) makes isoformat end in "+00:00", which Elastic writes as "Z".
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+# The second of the last formatted current time, and its text up to the seconds. One tuple, so
+# that a thread reading it never pairs one second with another second's text.
+_formatted_second: tuple[int, str] = (-1, "")
+
+
+def _current_time_text() -> str:
+    """Return the current time as ISO 8601 UTC with milliseconds and ``Z``, formatting date and time once a second."""
+    global _formatted_second
+    second, millisecond = divmod(time.time_ns() // 1_000_000, 1000)
+    cached = _formatted_second
+    if cached[0] != second:
+        cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        _formatted_second = cached
+    return f"{cached[1]}.{millisecond:03d}Z"
 
 
 def _copy_value(value: Any) -> Any:
@@ -271,25 +290,29 @@ def _set_signal_kind(record: dict[str, Any]) -> None:
         record["event.kind"] = "signal"
 
 
-def _original_event_fields(event: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the source's ``event.*`` fields as flat ``kibana.alert.original_event.*`` keys."""
+def _original_event_fields(event: Mapping[str, Any], copy_leaf: Callable[[Any], Any] = _copy_value) -> dict[str, Any]:
+    """Return the source's ``event.*`` fields as flat ``kibana.alert.original_event.*`` keys.
+
+    Each leaf value goes through ``copy_leaf``: a deep copy by default, or the
+    value itself when the caller lets the record share the source's values.
+    """
     fields: dict[str, Any] = {}
     event_object = event.get("event")
     if _is_mapping(event_object):
-        _flatten_into(fields, _ORIGINAL_EVENT, event_object)
+        _flatten_into(fields, _ORIGINAL_EVENT, event_object, copy_leaf)
 
     for key, value in event.items():
         if key.startswith("event."):
-            _flatten_into(fields, f"{_ORIGINAL_EVENT}.{key[6:]}", value)
+            _flatten_into(fields, f"{_ORIGINAL_EVENT}.{key[6:]}", value, copy_leaf)
     return fields
 
 
-def _flatten_into(target: dict[str, Any], prefix: str, value: Any) -> None:
+def _flatten_into(target: dict[str, Any], prefix: str, value: Any, copy_leaf: Callable[[Any], Any]) -> None:
     if _is_mapping(value):
         for key, item in value.items():
-            _flatten_into(target, f"{prefix}.{key}", item)
+            _flatten_into(target, f"{prefix}.{key}", item, copy_leaf)
     else:
-        target[prefix] = _copy_value(value)
+        target[prefix] = copy_leaf(value)
 
 
 def _build_ancestor(source: SourceRef) -> dict[str, Any]:

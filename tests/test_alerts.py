@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from stream.alerts import RULE_UUID_NAMESPACE, AlertBuilder, SourceRef, alert_uuid, rule_uuid
+from stream.rules.loaders import load_shipped_rules
 from stream.rules.model import MitreTechnique, MitreThreat, Rule
 
 LABELLED_EVENTS = (
@@ -590,3 +591,17 @@ def test_build_labelled_corpus_events() -> None:
         assert record["kibana.alert.original_time"] == event["@timestamp"]
         assert record["kibana.alert.reason"].endswith(ENDING)
         assert record["process"] == event["process"]
+
+
+def test_build_current_time_is_utc_milliseconds() -> None:
+    builder = AlertBuilder(load_shipped_rules()[0])
+
+    before = datetime.now(UTC)
+    stamps = [builder.build({"event": {"category": ["process"]}}, SourceRef.kafka("t", 0, 0))["@timestamp"] for _ in range(3)]
+    after = datetime.now(UTC)
+
+    for stamp in stamps:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        assert before - timedelta(milliseconds=1) <= moment <= after
+    assert stamps == sorted(stamps)
