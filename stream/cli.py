@@ -193,6 +193,7 @@ def run_service(arguments: argparse.Namespace) -> int:
     from stream.runner import run_detection_service
     from stream.workers import run_workers
 
+    from stream.codecs.selection import check_schema_files
     from stream.kafka.clients import check_client_configs
 
     try:
@@ -203,6 +204,7 @@ def run_service(arguments: argparse.Namespace) -> int:
     configure_logging(settings.log_format, settings.log_level)
     try:
         check_client_configs(settings.bootstrap_servers, settings.group_id, settings.kafka_properties())
+        check_schema_files(settings)
     except ConfigError as exc:
         sys.stderr.write(f"eql-stream: {exc}\n")
         return EXIT_USAGE

@@ -146,6 +146,7 @@ def test_replay_missing_file_fails() -> None:
         pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "events", "--kafka-config", "enable.auto.commit=true"], b"enable.auto.commit", id="reserved-property"),
         pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "events", "--kafka-config", "bogus.prop=1"], b'"bogus.prop"', id="unknown-kafka-property"),
         pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "events", "--kafka-config", "security.protocol=SASL_PLAINTXT"], b'"SASL_PLAINTXT"', id="invalid-kafka-value"),
+        pytest.param(["--bootstrap-servers", "127.0.0.1:1", "--input-topic", "events", "--input-format", "avro", "--input-schema", "schemas/alert.avsc"], b"without defining it", id="schema-with-undefined-type"),
     ],
 )
 def test_run_invalid_configuration_exits_2(arguments: list[str], fragment: bytes) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "OCF_MAGIC",
     "AvroAlertEncoder",
     "AvroEventDecoder",
+    "check_writer_schema",
     "encode_event",
     "is_object_container",
     "read_event_file",
@@ -48,8 +50,9 @@ OCF_MAGIC = b"Obj\x01"
 # Exceptions fastavro 1.13 raises on bytes that are not a record of the writer schema.
 # EOFError means a truncated payload. IndexError and ValueError (UnicodeDecodeError is
 # one) mean a corrupt union index, length or text. SchemaResolutionError means a writer
-# schema that the reader schema cannot resolve.
-_READ_ERRORS = (EOFError, IndexError, ValueError, OverflowError, SchemaResolutionError)
+# schema that the reader schema cannot resolve. zlib.error comes from a corrupt block of
+# a deflate-compressed Object Container File.
+_READ_ERRORS = (EOFError, IndexError, ValueError, OverflowError, SchemaResolutionError, zlib.error)
 
 
 class AvroEventDecoder:
@@ -79,6 +82,8 @@ class AvroEventDecoder:
                 "--input-schema) and a Schema Registry client (framed Avro, --schema-registry-url)"
             )
         self._reader = reader_schema or load_shipped_schema(PROCESS_EVENT_SCHEMA)
+        if writer_schema is not None:
+            check_writer_schema(writer_schema, self._reader)
         self._convert = self._reader.converter.to_ecs
         self._plain = None if writer_schema is None else self._read_arguments(writer_schema)
         self._registry = None if registry is None else WriterSchemaCache(registry)
@@ -136,6 +141,44 @@ class AvroEventDecoder:
         if writer.canonical_form == self._reader.canonical_form:
             return writer.parsed, None
         return writer.parsed, self._reader.parsed
+
+
+def check_writer_schema(writer: AvroSchema, reader: AvroSchema | None = None) -> None:
+    """Raise unless ``writer``'s top level is a record that Avro can resolve to ``reader``'s.
+
+    Schema resolution matches records by full name, or by one of the reader
+    record's aliases. A writer schema that fails this would make every
+    message undecodable, so it is a configuration error, not one per
+    message. Field types are checked per message, when fastavro resolves them.
+    ``reader`` defaults to the shipped process event schema.
+
+    Raises:
+        ConfigError: the writer's top level is not a record, or its name
+            matches neither the reader's name nor an alias.
+    """
+    reader = reader or load_shipped_schema(PROCESS_EVENT_SCHEMA)
+    accepted = _record_names(reader.definition)
+    definition = writer.definition
+    if not isinstance(definition, dict) or definition.get("type") not in ("record", "error"):
+        raise ConfigError(
+            f"{writer.source}: the writer schema's top level is {writer.name!r}, not a record: events are "
+            f"records of {reader.name} (see the shipped schemas/process_event.avsc)"
+        )
+    if writer.name not in accepted:
+        raise ConfigError(
+            f"{writer.source}: the writer schema's top-level record is {writer.name!r}, but Avro can only resolve "
+            f"a record named {' or '.join(sorted(accepted))} to the reader schema: rename the record, or give it "
+            "the same name as schemas/process_event.avsc"
+        )
+
+
+def _record_names(definition: Any) -> set[str]:
+    """Return the full name and the full alias names of a record definition."""
+    if not isinstance(definition, dict):
+        return set()
+    namespace = definition.get("namespace", "")
+    names = [definition.get("name", ""), *definition.get("aliases", [])]
+    return {name if "." in name or not namespace else f"{namespace}.{name}" for name in names if name}
 
 
 def _read_record(body: bytes | memoryview, writer: dict[str, Any], reader: dict[str, Any] | None) -> Any:
@@ -266,6 +309,10 @@ def read_event_file(handle: IO[bytes], reader_schema: AvroSchema | None = None) 
             record = next(iterator)
         except StopIteration:
             return
+        except SchemaResolutionError as exc:
+            raise DecodeError(
+                "invalid_avro", f"the file's schema does not resolve to {reader_schema.name}: {_summary(exc)}"
+            ) from None
         except _READ_ERRORS as exc:
             raise DecodeError("invalid_avro", f"a block of the Avro file is corrupt: {_summary(exc)}") from None
         yield convert(record)

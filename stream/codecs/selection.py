@@ -77,6 +77,24 @@ def build_codecs(settings: ServiceSettings) -> Codecs:
     return Codecs(decode=decode, encode_alert=encode, must_decode=must_decode)
 
 
+def check_schema_files(settings: ServiceSettings) -> None:
+    """Load the ``--input-schema`` file and check that it resolves to the reader schema, without a registry.
+
+    Lets ``run`` report a bad schema file as an invalid setting before it starts anything.
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or its top-level record
+            cannot resolve to the shipped process event schema.
+    """
+    if settings.input_format != "avro" or settings.input_schema is None:
+        return
+
+    from stream.codecs.avro_codec import check_writer_schema
+    from stream.codecs.avro_schema import load_schema
+
+    check_writer_schema(load_schema(settings.input_schema))
+
+
 def _not_json_objects(payloads: Sequence[bytes | None]) -> list[int]:
     """Return the positions of payloads that do not start with ``{`` and end with ``}`` (trailing space allowed)."""
     try:

@@ -404,6 +404,53 @@ def test_event_file_damaged(event_schema: AvroSchema, damage: Any, reason: str) 
     assert raised.value.reason == reason
 
 
+def test_event_file_corrupt_deflate_block(event_schema: AvroSchema) -> None:
+    buffer = io.BytesIO()
+    write_event_file(buffer, [strip_labels(document) for document in LABELLED], event_schema, codec="deflate")
+    data = bytearray(buffer.getvalue())
+    middle = len(data) // 2
+    data[middle : middle + 40] = b"\xff" * 40
+
+    with pytest.raises(DecodeError, match="corrupt") as raised:
+        list(read_event_file(io.BytesIO(bytes(data)), event_schema))
+
+    assert raised.value.reason == "invalid_avro"
+
+
+def test_event_file_of_other_record_names_schema(event_schema: AvroSchema) -> None:
+    other = parse_definition({"type": "record", "name": "my.Event", "fields": [{"name": "a", "type": "string"}]}, source="test")
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, other.parsed, [{"a": "x"}])
+
+    with pytest.raises(DecodeError, match="does not resolve to eql_stream.ecs.ProcessEvent"):
+        list(read_event_file(io.BytesIO(buffer.getvalue()), event_schema))
+
+
+@pytest.mark.parametrize(
+    ("definition", "fragment"),
+    [
+        pytest.param("int", "not a record", id="primitive"),
+        pytest.param({"type": "record", "name": "Other", "fields": []}, "'Other'", id="other-record"),
+        pytest.param({"type": "record", "name": "ProcessEvent", "fields": []}, "'ProcessEvent'", id="name-without-namespace"),
+    ],
+)
+def test_writer_schema_unresolvable_rejected(definition: Any, fragment: str) -> None:
+    writer = parse_definition(definition, source="writer.avsc")
+
+    with pytest.raises(ConfigError, match=fragment):
+        AvroEventDecoder(writer_schema=writer)
+
+
+def test_writer_schema_with_reader_alias_accepted() -> None:
+    reader = parse_definition(
+        {"type": "record", "name": "Event", "namespace": "a", "aliases": ["Old", "b.Older"], "fields": []}, source="reader"
+    )
+
+    for name in ("a.Event", "a.Old", "b.Older"):
+        writer = parse_definition({"type": "record", "name": name, "fields": []}, source="writer")
+        AvroEventDecoder(reader, writer_schema=writer)
+
+
 @pytest.mark.parametrize(
     ("prefix", "expected"),
     [
