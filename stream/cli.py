@@ -67,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_rule_arguments(replay)
     replay.add_argument("--strict", action="store_true", help="exit 1 without reading input if any rule fails to load or compile")
-    replay.add_argument("inputs", nargs="*", metavar="INPUT", help="NDJSON file to read; '-' or none reads standard input")
+    replay.add_argument(
+        "inputs", nargs="*", metavar="INPUT",
+        help="NDJSON file or Avro Object Container File to read; '-' or none reads NDJSON from standard input",
+    )
     replay.set_defaults(handler=run_replay)
 
     run = commands.add_parser(
