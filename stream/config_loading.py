@@ -13,6 +13,7 @@ environment variable and its config-file key.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import tomllib
 from collections.abc import Mapping
@@ -321,6 +322,11 @@ def _config_file_layer(path: Path, named_by: str) -> _Layer:
             )
             continue
         name = "kafka_config" if key == "kafka" else key
+        problem = _toml_type_problem(name, value)
+        if problem is not None:
+            shown = _shorten(json.dumps(value, default=str))
+            layer.problems.append(f"config file {path}: {key} = {shown} {problem}")
+            continue
         layer.values[name] = value
         layer.origins[name] = f"config file {path}"
 
@@ -330,6 +336,26 @@ def _config_file_layer(path: Path, named_by: str) -> _Layer:
     if isinstance(rules, list):
         layer.values["rules"] = [path.parent / rule if isinstance(rule, str) else rule for rule in rules]
     return layer
+
+
+# TOML values are typed, so a config file value of another type is a mistake that pydantic's
+# lax conversion would hide (true as batch size 1, "500" as 500). Text fields need no check.
+_TOML_TYPES: dict[type, tuple[tuple[type, ...], str]] = {
+    bool: ((bool,), "a boolean (true or false)"),
+    int: ((int,), "an integer"),
+    float: ((int, float), "a number"),
+}
+
+
+def _toml_type_problem(name: str, value: Any) -> str | None:
+    """Return why ``value`` from the TOML file does not fit setting ``name``, or None when it does."""
+    annotation = ServiceSettings.model_fields[name].annotation
+    if annotation not in _TOML_TYPES:
+        return None
+    accepted, expected = _TOML_TYPES[annotation]
+    if isinstance(value, accepted) and (annotation is bool or not isinstance(value, bool)):
+        return None
+    return f"is not {expected}: write {expected} without quotes"
 
 
 def _merge_layers(layers: list[_Layer]) -> tuple[dict[str, Any], dict[str, str], list[str]]:

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -372,7 +373,7 @@ INVALID_CASES = [
         {"input_topics": ["t" * 247]}, {}, None, ["longer than", "--dlq-topic"], id="derived-dlq-too-long",
     ),
     pytest.param(
-        {}, {}, "metrics_port = \"x\"\n", ["--metrics-port", "'x'", "config file", "eql-stream.toml"],
+        {}, {}, "metrics_port = \"x\"\n", ["metrics_port", '"x"', "is not an integer", "config file", "eql-stream.toml"],
         id="file-value-names-file",
     ),
     pytest.param(
@@ -647,3 +648,33 @@ def test_cli_values_collect_repeated_and_negated_flags(tmp_path: Path) -> None:
     assert settings.until_end is False
     assert settings.strict is True
     assert settings.metrics_port == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        pytest.param("batch_size = true", "batch_size = true is not an integer", id="boolean-for-integer"),
+        pytest.param('batch_size = "500"', 'batch_size = "500" is not an integer', id="string-for-integer"),
+        pytest.param('until_end = "yes"', 'until_end = "yes" is not a boolean', id="string-for-boolean"),
+        pytest.param("strict = 1", "strict = 1 is not a boolean", id="integer-for-boolean"),
+        pytest.param('commit_interval = "5"', 'commit_interval = "5" is not a number', id="string-for-number"),
+        pytest.param("commit_interval = false", "commit_interval = false is not a number", id="boolean-for-number"),
+    ],
+)
+def test_config_file_value_of_wrong_type_rejected(tmp_path: Path, line: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        load(tmp_path, config_text=line + "\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "expected"),
+    [
+        pytest.param("commit_interval = 5", "commit_interval", 5.0, id="integer-for-number"),
+        pytest.param("batch_size = 250", "batch_size", 250, id="integer"),
+        pytest.param("strict = true", "strict", True, id="boolean"),
+    ],
+)
+def test_config_file_value_of_right_type_accepted(tmp_path: Path, line: str, field: str, expected: Any) -> None:
+    settings = load(tmp_path, config_text=line + "\n")
+
+    assert getattr(settings, field) == expected
