@@ -409,7 +409,10 @@ def _describe_error(error: ErrorDetails, origins: Mapping[str, str]) -> str:
         return f"{option.flag}: {reason}"
 
     value = _shorten(repr(error["input"]))
-    return f"{option.flag} {value} from {origins.get(name, 'the default')}: {reason}"
+    source = origins.get(name, "the default")
+    # Name the setting as its source spells it: the key in a config file, else the flag.
+    setting = option.config_key if source.startswith("config file") else option.flag
+    return f"{setting} {value} from {source}: {reason}"
 
 
 def _format_problems(problems: list[str]) -> str:

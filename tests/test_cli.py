@@ -164,7 +164,7 @@ def test_run_reads_config_flag_file(tmp_path: Path) -> None:
     finished = _run("run", "--config", str(config), timeout=30)
 
     assert finished.returncode == 2
-    assert b"--metrics-port 99999" in finished.stderr
+    assert b"metrics_port 99999 from config file" in finished.stderr
     assert str(config).encode() in finished.stderr
 
 

@@ -231,7 +231,7 @@ INVALID_CASES = [
     pytest.param({"metrics_port": "-1"}, {}, None, ["--metrics-port", "'-1'"], id="port-negative"),
     pytest.param(
         {"input_topics": None}, {}, "input_topics = []\n",
-        ["--input-topic", "[]", "no input topic given"], id="empty-topic-list",
+        ["input_topics", "[]", "config file", "no input topic given"], id="empty-topic-list",
     ),
     pytest.param(
         {"input_topics": None}, {}, None,
