@@ -75,6 +75,7 @@ class DetectionService:
         self._offsets = OffsetTracker()
         self._tracker = DeliveryTracker(self._offsets)
         self._codecs = build_codecs(settings)
+        self._tombstone_reason = "invalid_avro" if settings.input_format == "avro" else "invalid_json"
         self._prefilter = Prefilter(c.query.necessary_literals for c in rule_set.rules) if settings.prefilter else None
         self._prefiltered: Counter[str] = Counter()
         self._end_tracker: EndTracker | None = None
@@ -282,7 +283,7 @@ class DetectionService:
         try:
             value = message.value()
             if value is None:
-                raise DecodeError("invalid_json", "the message has no value (a tombstone); an event must be a JSON object")
+                raise DecodeError(self._tombstone_reason, "the message has no value (a tombstone), so it holds no event")
             event = self._codecs.decode(value)
             # Each record is encoded before the next is built, so the records may share the event's values.
             alerts = self._rules.alerts_for(event, SourceRef.kafka(topic, partition, offset), selected, copy_source=False)

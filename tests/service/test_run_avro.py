@@ -89,6 +89,7 @@ AVRO_DEAD_LETTER_CASES = [
     pytest.param(b"\x01\x00\x00\x00\x01garbage", "invalid_framing", id="wrong-magic-byte"),
     pytest.param(b"\x00\x00", "invalid_framing", id="too-short"),
     pytest.param(frame(999_999, b"\x02"), "schema_not_found", id="unknown-schema-id"),
+    pytest.param(None, "invalid_avro", id="tombstone"),
 ]
 
 
