@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import MutableSequence, Sequence
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from stream.config import ServiceSettings
 from stream.health import HealthState
@@ -61,9 +62,6 @@ def _supervise(settings: ServiceSettings, metrics_dir: str) -> int:
         for index in range(settings.workers)
     ]
     health = HealthState()
-    server = start_metrics_server(multiprocess_registry(metrics_dir), health, settings.metrics_host, settings.metrics_port)
-    logger.info("metrics endpoint listening on %s (merged from %d workers)", server.url, settings.workers)
-
     stop_requested: list[str] = []
 
     def forward(received: int, frame: object) -> None:
@@ -72,19 +70,34 @@ def _supervise(settings: ServiceSettings, metrics_dir: str) -> int:
             if worker.is_alive() and worker.pid is not None:
                 os.kill(worker.pid, received)
 
+    # Installed before the endpoint starts, so that a stop signal never meets Python's default handler.
     previous = {number: signal.signal(number, forward) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server = start_metrics_server(multiprocess_registry(metrics_dir), health, settings.metrics_host, settings.metrics_port)
+    except BaseException:
+        _restore_handlers(previous)
+        raise
+    logger.info("metrics endpoint listening on %s (merged from %d workers)", server.url, settings.workers)
+
     try:
         for worker in workers:
             worker.start()
+        if stop_requested:
+            # The signal came while the workers were starting, so it reached only those already alive.
+            _signal_all(workers, signal.Signals[stop_requested[-1]])
         exit_code = _wait_for_workers(workers, stop_requested, health, ready_flags)
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        _restore_handlers(previous)
         for worker in workers:
             if worker.pid is not None:
                 multiprocess.mark_process_dead(worker.pid, metrics_dir)
         server.stop()
     return exit_code
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    for number, handler in previous.items():
+        signal.signal(number, handler)
 
 
 def _wait_for_workers(
@@ -97,7 +110,7 @@ def _wait_for_workers(
         for worker in workers:
             worker.join(timeout=0.2)
             _update_readiness(health, workers, ready_flags)
-            if worker.exitcode not in (None, 0) and not failed:
+            if worker.exitcode is not None and not _stopped_cleanly(worker.exitcode, stop_requested) and not failed:
                 failed = True
                 logger.error("%s exited with code %s; stopping the other workers", worker.name, worker.exitcode)
                 health.set_alive(False, f"{worker.name} exited with code {worker.exitcode}")
@@ -111,7 +124,20 @@ def _wait_for_workers(
 
     codes = [worker.exitcode for worker in workers]
     logger.info("all workers stopped with exit codes %s", codes)
-    return 0 if all(code == 0 for code in codes) else 1
+    return 0 if all(code is not None and _stopped_cleanly(code, stop_requested) for code in codes) else 1
+
+
+def _stopped_cleanly(exit_code: int, stop_requested: list[str]) -> bool:
+    """Return whether a worker's exit code means a clean stop.
+
+    A worker installs its signal handlers just before it starts consuming, so
+    a stop signal forwarded before then ends it with the signal's default
+    action (exit code -15 for SIGTERM). It had consumed nothing, so after a
+    requested stop that counts as clean.
+    """
+    if exit_code == 0:
+        return True
+    return bool(stop_requested) and exit_code in (-signal.SIGTERM, -signal.SIGINT)
 
 
 def _update_readiness(health: HealthState, workers: list[BaseProcess], ready_flags: Sequence[int]) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 import pytest
 
 from stream.health import HealthState
-from stream.workers import _update_readiness
+from stream.workers import _stopped_cleanly, _update_readiness
 
 
 @dataclass
@@ -45,3 +46,18 @@ def test_health_state_reports_readiness_changes() -> None:
     health.set_ready(False, "revoked")
 
     assert changes == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "stop_requested", "clean"),
+    [
+        pytest.param(0, [], True, id="exit-0"),
+        pytest.param(1, ["SIGTERM"], False, id="exit-1-after-stop"),
+        pytest.param(-signal.SIGTERM, ["SIGTERM"], True, id="ended-by-forwarded-sigterm"),
+        pytest.param(-signal.SIGINT, ["SIGINT"], True, id="ended-by-forwarded-sigint"),
+        pytest.param(-signal.SIGTERM, [], False, id="sigterm-without-stop-request"),
+        pytest.param(-signal.SIGKILL, ["SIGTERM"], False, id="killed"),
+    ],
+)
+def test_stopped_cleanly_by_exit_code(exit_code: int, stop_requested: list[str], clean: bool) -> None:
+    assert _stopped_cleanly(exit_code, stop_requested) is clean

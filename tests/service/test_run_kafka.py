@@ -246,3 +246,17 @@ def _readyz_status(metrics_url: str) -> int:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
+
+
+@pytest.mark.kafka
+def test_run_two_workers_sigterm_during_startup_exits_0(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
+    topics = service_topics_factory(2)
+    service = RunningService(
+        service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--workers", "2"),
+        tmp_path / "service.log",
+    )
+
+    # The metrics URL is logged before the workers have started, so the signal reaches them early.
+    exit_code = service.stop(signal.SIGTERM)
+
+    assert exit_code == 0, service.log()
