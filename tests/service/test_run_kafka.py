@@ -178,10 +178,7 @@ def test_run_two_workers_one_alert_per_expected_event(kafka_bootstrap, service_t
 def test_run_two_workers_share_metrics_endpoint(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
     topics = service_topics_factory(4)
     corpus = labelled_corpus()
-    service = RunningService(
-        service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--workers", "2"),
-        tmp_path / "service.log",
-    )
+    service = _start_two_workers(kafka_bootstrap, topics, kafka_group_id, tmp_path)
     try:
         produce(kafka_bootstrap, topics.input, (orjson.dumps(event) for event, _ in corpus), partitions=4)
         consumed_key = ("eql_stream_events_consumed_total", (("topic", topics.input),))
@@ -220,10 +217,7 @@ def test_run_two_input_topics_alert_from_both(kafka_bootstrap, service_topics_fa
 @pytest.mark.kafka
 def test_run_two_workers_ready_only_after_assignment(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
     topics = service_topics_factory(2)
-    service = RunningService(
-        service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--workers", "2"),
-        tmp_path / "service.log",
-    )
+    service = _start_two_workers(kafka_bootstrap, topics, kafka_group_id, tmp_path)
     try:
         statuses = []
         deadline = time.monotonic() + 60
@@ -251,12 +245,15 @@ def _readyz_status(metrics_url: str) -> int:
 @pytest.mark.kafka
 def test_run_two_workers_sigterm_during_startup_exits_0(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
     topics = service_topics_factory(2)
-    service = RunningService(
-        service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--workers", "2"),
-        tmp_path / "service.log",
-    )
+    service = _start_two_workers(kafka_bootstrap, topics, kafka_group_id, tmp_path)
 
     # The metrics URL is logged before the workers have started, so the signal reaches them early.
     exit_code = service.stop(signal.SIGTERM)
 
     assert exit_code == 0, service.log()
+
+
+def _start_two_workers(bootstrap: str, topics, group_id: str, tmp_path: Path) -> RunningService:
+    """Start ``run --workers 2`` on ``topics`` in the background, logging to ``tmp_path``."""
+    arguments = service_arguments(bootstrap, topics.input, topics.output, group_id, "--workers", "2")
+    return RunningService(arguments, tmp_path / "service.log")
