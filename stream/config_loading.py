@@ -324,8 +324,8 @@ def _config_file_layer(path: Path, named_by: str) -> _Layer:
         name = "kafka_config" if key == "kafka" else key
         problem = _toml_type_problem(name, value)
         if problem is not None:
-            shown = _shorten(json.dumps(value, default=str))
-            layer.problems.append(f"config file {path}: {key} = {shown} {problem}")
+            value_text = _shorten(json.dumps(value, default=str))
+            layer.problems.append(f"config file {path}: {key} = {value_text} {problem}")
             continue
         layer.values[name] = value
         layer.origins[name] = f"config file {path}"

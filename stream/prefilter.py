@@ -219,8 +219,8 @@ def _payloads_with_hiding_escapes(payloads: Sequence[bytes], escape_hits: list[t
 
 
 def _describe_needles(needles: list[bytes], limit: int = 8) -> str:
-    shown = ", ".join(repr(needle.decode("utf-8", "replace")) for needle in needles[:limit])
-    return shown + (", ..." if len(needles) > limit else "")
+    listed = ", ".join(repr(needle.decode("utf-8", "replace")) for needle in needles[:limit])
+    return listed + (", ..." if len(needles) > limit else "")
 
 
 def _compile(needles: list[bytes]) -> hyperscan.Database:

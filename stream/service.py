@@ -283,7 +283,7 @@ class DetectionService:
         try:
             value = message.value()
             if value is None:
-                raise DecodeError(self._tombstone_reason, "the message has no value (a tombstone), so it holds no event")
+                raise DecodeError(self._tombstone_reason, "the message has no value (a tombstone), so it contains no event")
             event = self._codecs.decode(value)
             # Each record is encoded before the next is built, so the records may share the event's values.
             alerts = self._rules.alerts_for(event, SourceRef.kafka(topic, partition, offset), selected, copy_source=False)

@@ -25,11 +25,11 @@ def test_log_throttle_holds_back_within_interval() -> None:
     throttle.admit("invalid_json")
 
     clock.now = 29.0
-    held = [throttle.admit("invalid_json"), throttle.admit("invalid_json")]
+    within_interval = [throttle.admit("invalid_json"), throttle.admit("invalid_json")]
     clock.now = 30.0
     admitted = throttle.admit("invalid_json")
 
-    assert held == [None, None]
+    assert within_interval == [None, None]
     assert admitted == 2
 
 
