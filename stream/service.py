@@ -25,6 +25,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -62,6 +63,31 @@ EXIT_FAILED = 1
 # once it was assigned and then lost or revoked, _UNKNOWN_PARTITION when it never was.
 _NOT_ASSIGNED_ERRORS = frozenset({KafkaError._STATE, KafkaError._UNKNOWN_PARTITION})
 
+# Errors with which the producer or the broker rejects one record for good, so retrying cannot help:
+# the record is larger than the producer's message.max.bytes or the topic's max.message.bytes,
+# or it is invalid for the topic. The source message of an alert rejected so is dead-lettered.
+_REJECTED_RECORD_ERRORS = frozenset(
+    {KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedAlert:
+    """An alert record that the producer or the broker rejected, with the source message it came from."""
+
+    source: Message
+    rule_id: str
+    size: int
+    error: str
+
+    def describe(self, output_topic: str) -> str:
+        """Return the dead letter's error message: what was rejected and how to fix it."""
+        return (
+            f"the alert of rule {self.rule_id} ({self.size} bytes) was rejected for topic {output_topic!r}: "
+            f"{self.error}. Raise the topic's max.message.bytes (and the producer's message.max.bytes "
+            f"in --kafka-config when the alert is larger than it), then produce this dead letter to the input topic again"
+        )
+
 class DetectionService:
     """The consume, evaluate, produce and commit loop (see the module docstring)."""
 
@@ -85,6 +111,8 @@ class DetectionService:
         self._dead_letter_log = LogThrottle()
         # Totals since start, for the last log line: consumed, prefiltered, alerts, dead_lettered.
         self._totals: Counter[str] = Counter()
+        # Alerts rejected in delivery reports, dead-lettered once the producer's poll has returned.
+        self._rejected_alerts: list[RejectedAlert] = []
 
         extra = settings.kafka_properties()
         self._consumer = Consumer(
@@ -307,15 +335,54 @@ class DetectionService:
                 (HEADER_SOURCE_PARTITION, str(partition)),
                 (HEADER_SOURCE_OFFSET, str(offset)),
             ]
-            self._produce(
-                message,
-                self._settings.output_topic,
-                alert["kibana.alert.uuid"],
-                self._codecs.encode_alert(alert),
-                headers,
-                tracker_callback=self._tracker.callback(topic, partition, offset, timestamp, True),
-            )
+            value = self._codecs.encode_alert(alert)
+            on_delivery = self._alert_delivery_callback(message, rule_id, len(value), timestamp)
+            try:
+                self._produce(message, self._settings.output_topic, alert["kibana.alert.uuid"], value, headers, on_delivery)
+            except KafkaException as exc:
+                if error_code(exc) not in _REJECTED_RECORD_ERRORS:
+                    raise
+                rejected = RejectedAlert(message, rule_id, len(value), exc.args[0].str())
+                self._dead_letter(message, "alert_rejected", rejected.describe(self._settings.output_topic))
+                dead_letters["alert_rejected"] += 1
+                continue
             alerts_by_rule[rule_id] += 1
+
+    def _alert_delivery_callback(
+        self, message: Message, rule_id: str, size: int, timestamp_ms: int | None
+    ) -> Callable[[KafkaError | None, Message], None]:
+        """Return the delivery callback of one alert record produced for ``message``.
+
+        A rejected alert is set aside for :meth:`_dead_letter_rejected_alerts`
+        instead of failing the partition. Its record stays unacknowledged until
+        then, so the source message's offset is not stored before its dead letter is delivered.
+        """
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        acknowledge = self._tracker.callback(topic, partition, offset, timestamp_ms, True)
+
+        def on_delivery(error: KafkaError | None, record: Message) -> None:
+            if error is not None and error.code() in _REJECTED_RECORD_ERRORS:
+                self._rejected_alerts.append(RejectedAlert(message, rule_id, size, error.str()))
+                return
+            acknowledge(error, record)
+
+        return on_delivery
+
+    def _dead_letter_rejected_alerts(self) -> int:
+        """Dead-letter the source message of every alert rejected since the last call; return how many.
+
+        Runs outside the producer's callbacks, because producing may have to
+        serve delivery reports to make room in the local queue.
+        """
+        rejected, self._rejected_alerts = self._rejected_alerts, []
+        for item in rejected:
+            source = item.source
+            self._dead_letter(source, "alert_rejected", item.describe(self._settings.output_topic))
+            # From here the dead letter, not the rejected alert, keeps the source offset from being stored.
+            self._offsets.acknowledge((source.topic(), source.partition()), source.offset())
+            self._metrics.count_dead_letter("alert_rejected", 1)
+            self._totals["dead_lettered"] += 1
+        return len(rejected)
 
     def _dead_letter(self, message: Message, reason: str, error_message: str) -> None:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -353,7 +420,8 @@ class DetectionService:
         headers: list[tuple[str, Any]],
         tracker_callback: Callable[..., None],
     ) -> None:
-        self._offsets.add_record((source.topic(), source.partition()), source.offset())
+        source_key = (source.topic(), source.partition())
+        self._offsets.add_record(source_key, source.offset())
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=tracker_callback)
@@ -361,12 +429,18 @@ class DetectionService:
             except BufferError:
                 # The local queue is full: serve delivery reports to make room, then retry.
                 self._producer.poll(0.1)
+            except KafkaException:
+                # The record was rejected before it was queued, so it will have no delivery report.
+                self._offsets.acknowledge(source_key, source.offset())
+                raise
 
     def _store_ready_offsets(self) -> None:
         """Store the offsets that every delivery report so far allows; stop on a failed delivery.
 
-        Also records the latency of every alert acknowledged since the last call.
+        Also records the latency of every alert acknowledged since the last call,
+        and dead-letters the source messages of rejected alerts first.
         """
+        self._dead_letter_rejected_alerts()
         acknowledged_at = time.time()
         for timestamp_ms in self._tracker.take_alert_timestamps():
             self._metrics.observe_alert_latency(timestamp_ms, acknowledged_at)
@@ -402,6 +476,8 @@ class DetectionService:
     def _wait_for_deliveries(self, timeout: float) -> None:
         """Serve delivery reports until none is outstanding or ``timeout`` seconds passed, then store offsets."""
         remaining = self._producer.flush(timeout)
+        if self._dead_letter_rejected_alerts():
+            remaining = self._producer.flush(timeout)
         if remaining:
             logger.error("%d records were still undelivered after %.0f s; their offsets are not stored", remaining, timeout)
         self._store_ready_offsets()

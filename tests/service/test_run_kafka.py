@@ -104,6 +104,47 @@ def test_run_dead_letters_each_bad_message(kafka_bootstrap, service_topics_facto
     assert f"alerts produced: 1, dead-lettered: {len(payloads)})" in finished.stderr
 
 
+# An alert is its source event plus about 2 KB of alert fields, so these limits let a dead letter
+# (the source event and a few headers) through and reject the alert.
+REJECTED_ALERT_CASES = [
+    pytest.param("broker", id="output-topic-max-message-bytes"),
+    pytest.param("producer", id="producer-message-max-bytes"),
+]
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("rejected_by", REJECTED_ALERT_CASES)
+def test_run_dead_letters_alert_too_large(rejected_by: str, kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
+    input_topic = kafka_topic_factory()
+    dead_letter_topic = kafka_topic_factory(name=f"{input_topic}.dlq")
+    event = orjson.dumps(next(event for event, should_alert in labelled_corpus() if should_alert))
+    extra = ["--until-end"]
+    if rejected_by == "broker":
+        output_topic = kafka_topic_factory(config={"max.message.bytes": "200"})
+    else:
+        output_topic = kafka_topic_factory()
+        extra += ["--kafka-config", f"message.max.bytes={len(event) + 1000}"]
+    produce(kafka_bootstrap, input_topic, [event, event])
+
+    finished = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, *extra))
+
+    assert finished.returncode == 0, finished.stderr
+    dead = read_topic(kafka_bootstrap, dead_letter_topic, expected=2)
+    assert [record.value for record in dead] == [event, event]
+    assert {record.headers["eql_stream.error.reason"] for record in dead} == {b"alert_rejected"}
+    message = dead[0].headers["eql_stream.error.message"].decode()
+    assert SHIPPED_RULE_ID in message
+    assert "max.message.bytes" in message
+    assert read_topic(kafka_bootstrap, output_topic, idle_seconds=1.0) == []
+    # The alerts counter counts alerts handed to the producer, which the broker rejected afterwards.
+    handed_over = 2 if rejected_by == "broker" else 0
+    assert f"alerts produced: {handed_over}, dead-lettered: 2)" in finished.stderr
+
+    again = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+    assert again.returncode == 0, again.stderr
+    assert "consumed 0 messages since start" in again.stderr
+
+
 @pytest.mark.kafka
 def test_run_metrics_count_what_was_sent(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
     topics = service_topics_factory(2)
