@@ -115,6 +115,9 @@ def _check_broker_address(address: str) -> None:
             "and set the protocol with --kafka-config security.protocol=..."
         )
 
+    if any(character.isspace() for character in address):
+        raise ValueError(f"{address!r} contains white space; separate brokers with commas, for example kafka-1:9092,kafka-2:9092")
+
     host, separator, port = address.rpartition(":")
     if not separator:
         raise ValueError(f"{address!r} has no port; write host:port, for example {address}:9092")

@@ -283,7 +283,15 @@ INVALID_CASES = [
         id="bootstrap-ipv6-without-brackets",
     ),
     pytest.param(
-        {"bootstrap_servers": "bad host:9092"}, {}, None, ["--bootstrap-servers", "'bad host'"],
+        {"bootstrap_servers": "bad host:9092"}, {}, None, ["--bootstrap-servers", "'bad host:9092'", "white space"],
+        id="bootstrap-host-with-space",
+    ),
+    pytest.param(
+        {"bootstrap_servers": "k1:9092 k2:9092"}, {}, None,
+        ["--bootstrap-servers", "'k1:9092 k2:9092'", "separate brokers with commas"], id="bootstrap-space-separated",
+    ),
+    pytest.param(
+        {"bootstrap_servers": "bad_host!:9092"}, {}, None, ["--bootstrap-servers", "invalid host 'bad_host!'"],
         id="bootstrap-invalid-host",
     ),
     pytest.param(
