@@ -198,6 +198,7 @@ def test_run_unreachable_broker_exits_1_with_json_logs() -> None:
     assert all({"time", "level", "logger", "message"} <= set(record) for record in records)
     failures = [record for record in records if record["level"] == "ERROR"]
     assert any("cannot start" in record["message"] and bootstrap in record["message"] for record in failures)
+    assert any("security.protocol (plaintext)" in record["message"] for record in failures)
 
 
 def test_run_sigterm_while_broker_unreachable_exits_0() -> None:

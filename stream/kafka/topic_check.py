@@ -42,7 +42,8 @@ def check_topics_exist(consumer: Consumer, settings: ServiceSettings, stop_reque
     for topic in settings.input_topics:
         required_topics.setdefault(settings.dead_letter_topic_for(topic), "--dlq-topic")
 
-    existing = read_topic_metadata(consumer, settings.bootstrap_servers, stop_requested)
+    protocol = settings.kafka_properties().get("security.protocol", "plaintext")
+    existing = read_topic_metadata(consumer, settings.bootstrap_servers, stop_requested, security_protocol=protocol)
     if existing is None:
         return False
     for topic, flag in required_topics.items():
@@ -53,7 +54,7 @@ def check_topics_exist(consumer: Consumer, settings: ServiceSettings, stop_reque
 
 
 def read_topic_metadata(
-    consumer: Consumer, bootstrap_servers: str, stop_requested: Callable[[], bool]
+    consumer: Consumer, bootstrap_servers: str, stop_requested: Callable[[], bool], *, security_protocol: str = "plaintext"
 ) -> dict[str, Any] | None:
     """Return the broker's topic metadata by name, or None when a stop was requested before it responded.
 
@@ -63,6 +64,9 @@ def read_topic_metadata(
 
     Raises:
         KafkaServiceError: the broker did not respond within ``METADATA_WAIT_SECONDS``.
+            The message names the address and ``security_protocol``, because a
+            TLS or SASL setting that does not match the broker's listener
+            fails the same way as an unreachable broker.
     """
     deadline = time.monotonic() + METADATA_WAIT_SECONDS
     attempts = 0
@@ -76,7 +80,9 @@ def read_topic_metadata(
             if time.monotonic() >= deadline:
                 raise KafkaServiceError(
                     f"cannot read topic metadata from {bootstrap_servers}: {exc}. Check that the broker "
-                    "is running and reachable at that address, or fix --bootstrap-servers"
+                    "is running and reachable at that address, or fix --bootstrap-servers. Check also that "
+                    f"security.protocol ({security_protocol}) and the SASL settings in --kafka-config match "
+                    "the broker's listener; the librdkafka errors logged above name the cause"
                 ) from exc
             if attempts == 1:
                 logger.warning(
