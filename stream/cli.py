@@ -216,7 +216,7 @@ def run_service(arguments: argparse.Namespace) -> int:
             return run_workers(settings)
         return run_detection_service(settings)
     except EqlStreamError as exc:
-        logger.error("service stopped: %s", exc)
+        logger.error("exiting with code 1: %s", exc)
         return EXIT_FAILED
 
 

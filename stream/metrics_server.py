@@ -9,6 +9,7 @@ reason with 503. Any other path returns 404.
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import sys
@@ -105,10 +106,7 @@ def start_metrics_server(
             host, port, app, server_class=server_class, handler_class=_RequestHandler
         )
     except OSError as exc:
-        raise ConfigError(
-            f"cannot listen for metrics on {host}:{port}: {exc}. "
-            "Choose another metrics host or port, or stop the process that uses it"
-        ) from exc
+        raise ConfigError(f"cannot listen for metrics on {host}:{port}: {exc}. {_listen_fix(exc)}") from exc
 
     thread = threading.Thread(
         target=server.serve_forever,
@@ -149,6 +147,19 @@ class _EndpointApp:
             "404 Not Found",
             f"not found: {path}. Use {METRICS_PATH}, {LIVENESS_PATH} or {READINESS_PATH}.\n",
         )
+
+
+def _listen_fix(error: OSError) -> str:
+    """Return what to do about ``error`` from binding the metrics endpoint."""
+    if isinstance(error, socket.gaierror):
+        return "The metrics host is not a valid address or a name that resolves; fix --metrics-host"
+    if error.errno == errno.EADDRINUSE:
+        return "Another process listens on that port: choose another --metrics-port, or stop that process"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "That address belongs to no interface of this host; choose another --metrics-host, such as 0.0.0.0"
+    if error.errno == errno.EACCES:
+        return "Ports below 1024 need extra privileges; choose a --metrics-port of 1024 or above"
+    return "Choose another --metrics-host or --metrics-port"
 
 
 def _probe_response(
