@@ -19,10 +19,11 @@ import logging
 import platform
 import threading
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 import confluent_kafka
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from stream.errors import ConfigError
@@ -34,6 +35,8 @@ __all__ = [
     "BATCH_SIZE_BUCKETS_MESSAGES",
     "DEAD_LETTER_REASONS",
     "OTHER_REASON",
+    "PROCESS_LABEL",
+    "LabelledProcessCollector",
     "Metrics",
     "multiprocess_registry",
 ]
@@ -87,6 +90,9 @@ BATCH_SIZE_BUCKETS_MESSAGES: tuple[float, ...] = (
     1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
 )  # fmt: skip
 
+PROCESS_LABEL = "process"
+"""Label whose value names the process of each ``process_*`` series of a multi-process endpoint."""
+
 
 class Metrics:
     """The service's counters, gauges and histograms, registered on one registry.
@@ -133,7 +139,8 @@ class Metrics:
         )
         self.alerts_produced = Counter(
             "eql_stream_alerts_produced_total",
-            "Alerts acknowledged by the broker. Label rule_id: the id of a loaded rule.",
+            "Alerts handed to the producer, counted when their batch is processed. The broker "
+            "acknowledges or rejects them later. Label rule_id: the id of a loaded rule.",
             ["rule_id"],
             registry=registry,
         )
@@ -187,8 +194,11 @@ class Metrics:
         # reports it after the old one stops, so the most recent value is right.
         self.consumer_lag = Gauge(
             "eql_stream_consumer_lag_messages",
-            "Messages between the high watermark and the consumer's position, from librdkafka "
-            "statistics. Labels: an assigned input topic and partition.",
+            "Messages not yet processed: the partition's end offset minus the offset the consumer "
+            "stores once every output of a message is acknowledged. Before the first store, it "
+            "counts from the committed offset, or from the low watermark for a new group that "
+            "starts at the earliest offset. 0 for an empty partition. From librdkafka statistics. "
+            "Labels: an assigned input topic and partition.",
             ["topic", "partition"],
             registry=registry,
             multiprocess_mode="livemostrecent",
@@ -331,7 +341,8 @@ class Metrics:
 
         ``stats_json`` is the string librdkafka passes to the ``stats_cb``
         callback every ``statistics.interval.ms``. Payloads from a producer are
-        ignored. Lag series of partitions absent from the payload are removed,
+        ignored. Each lag is measured by :func:`stream.librdkafka_stats.partition_lag`.
+        Lag series of partitions absent from the payload are removed,
         because the consumer no longer owns them. A partition whose lag is
         still unknown keeps its previous value. An invalid payload is logged
         and ignored, because an exception raised in ``stats_cb`` propagates out
@@ -378,12 +389,17 @@ class Metrics:
             self._lag_series = exported
 
 
-def multiprocess_registry(directory: str) -> CollectorRegistry:
+def multiprocess_registry(
+    directory: str, process_ids: Callable[[], Mapping[str, int]] | None = None
+) -> CollectorRegistry:
     """Build a registry that merges the metric files every worker writes to ``directory``.
 
     ``directory`` must be the ``PROMETHEUS_MULTIPROC_DIR`` the workers were
     started with. Serve the returned registry, and register no metrics on it,
     because the collector already exports every metric found in the files.
+    With ``process_ids``, the registry also exports the ``process_*`` metrics
+    of every process it returns, labelled ``process`` (see
+    :class:`LabelledProcessCollector`), because the files contain none.
 
     Raises ``ConfigError`` when ``directory`` is not an existing directory.
     """
@@ -396,4 +412,42 @@ def multiprocess_registry(directory: str) -> CollectorRegistry:
             "Create it before starting the workers, and pass the PROMETHEUS_MULTIPROC_DIR they use"
         ) from exc
 
+    if process_ids is not None:
+        registry.register(LabelledProcessCollector(process_ids))
     return registry
+
+
+class LabelledProcessCollector:
+    """prometheus_client's process metrics of several processes, with a label that names the process.
+
+    ``process_ids`` is called at every scrape and returns the processes to
+    read, as label value to pid. Each family of ``ProcessCollector``
+    (``process_cpu_seconds_total``, ``process_resident_memory_bytes``, ...)
+    is exported once, with one sample per process that carries the label
+    ``label``. A process whose /proc entry cannot be read, for example one
+    that has just exited, is left out of that scrape. Off Linux,
+    ``ProcessCollector`` reads nothing, so neither does this collector.
+    """
+
+    def __init__(self, process_ids: Callable[[], Mapping[str, int]], label: str = PROCESS_LABEL) -> None:
+        self._process_ids = process_ids
+        self._label = label
+
+    def collect(self) -> Iterable[Metric]:
+        """Read every process named by ``process_ids`` and return the merged families."""
+        merged: dict[str, Metric] = {}
+        for process, pid in sorted(self._process_ids().items()):
+            for family in _read_process(pid):
+                target = merged.get(family.name)
+                if target is None:
+                    target = merged[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
+                for sample in family.samples:
+                    target.samples.append(sample._replace(labels={**sample.labels, self._label: process}))
+        return list(merged.values())
+
+
+def _read_process(pid: int) -> Iterable[Metric]:
+    # A new ProcessCollector per read keeps scrapes from concurrent threads
+    # independent. Its constructor reads /proc/stat once, which is cheap.
+    reader = ProcessCollector(pid=lambda: pid, registry=None)
+    return reader.collect()

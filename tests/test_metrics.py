@@ -17,13 +17,24 @@ from pathlib import Path
 
 import confluent_kafka
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client.metrics_core import Metric
 from prometheus_client.metrics import MetricWrapperBase
 
 from stream.errors import ConfigError
 from stream.health import HealthState
-from stream.librdkafka_stats import assignment_size_from_stats, consumer_lags_from_stats
-from stream.metrics import DEAD_LETTER_REASONS, OTHER_REASON, Metrics, multiprocess_registry
+from stream.librdkafka_stats import (
+    assignment_size_from_stats,
+    consumer_lags_from_stats,
+    partition_lag,
+)
+from stream.metrics import (
+    DEAD_LETTER_REASONS,
+    OTHER_REASON,
+    LabelledProcessCollector,
+    Metrics,
+    multiprocess_registry,
+)
 from stream.metrics_server import MetricsServer, start_metrics_server
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -356,10 +367,13 @@ def test_commit_failure_keeps_timestamp(registry: CollectorRegistry, metrics: Me
 # --- librdkafka statistics ------------------------------------------------------------------
 
 
-def _partition_stats(
-    partition: int, consumer_lag: int, *, desired: bool = True
-) -> dict[str, object]:
-    # A subset of the fields librdkafka 2.16 emits for a partition assigned to a consumer.
+def _partition_stats(partition: int, lag: int | None, *, desired: bool = True) -> dict[str, object]:
+    # A subset of the fields librdkafka 2.16 emits for a partition assigned to a consumer, with
+    # `lag` messages after the stored offset and 10 more after the committed one. A lag of None
+    # gives the offsets of a new group that starts at the latest offset and has stored nothing,
+    # whose lag is unknown.
+    known = lag is not None
+    end_offset = 1190 + (lag or 0)
     return {
         "partition": partition,
         "broker": 1,
@@ -367,19 +381,19 @@ def _partition_stats(
         "desired": desired,
         "unknown": False,
         "msgq_cnt": 0,
-        "fetchq_cnt": 12,
+        "fetchq_cnt": 0,
         "fetch_state": "active" if desired else "none",
-        "query_offset": -1001,
-        "next_offset": 1200,
-        "app_offset": 1195,
-        "stored_offset": 1190,
-        "committed_offset": 1180,
+        "query_offset": -1001 if known else -1,
+        "next_offset": end_offset,
+        "app_offset": 1190 if known else -1001,
+        "stored_offset": 1190 if known else -1001,
+        "committed_offset": 1180 if known else -1001,
         "eof_offset": -1001,
         "lo_offset": 0,
-        "hi_offset": 1195 + max(consumer_lag, 0),
-        "ls_offset": 1195 + max(consumer_lag, 0),
-        "consumer_lag": consumer_lag,
-        "consumer_lag_stored": consumer_lag + 5,
+        "hi_offset": end_offset,
+        "ls_offset": end_offset,
+        "consumer_lag": lag + 10 if known else -1,
+        "consumer_lag_stored": lag if known else -1,
         "txmsgs": 0,
         "rxmsgs": 1200,
         "msgs": 1200,
@@ -411,7 +425,7 @@ def _consumer_stats(partitions: dict[str, dict[str, object]], *, assignment_size
                 "metadata_age": 9000,
                 "partitions": {
                     **partitions,
-                    "-1": _partition_stats(-1, -1, desired=False),
+                    "-1": _partition_stats(-1, None, desired=False),
                 },
             }
         },
@@ -455,7 +469,7 @@ def test_stats_internal_partition_skipped(registry: CollectorRegistry, metrics: 
 
 def test_stats_unknown_lag_skipped(registry: CollectorRegistry, metrics: Metrics) -> None:
     metrics.update_from_librdkafka_stats(
-        _consumer_stats({"0": _partition_stats(0, -1)}, assignment_size=1)
+        _consumer_stats({"0": _partition_stats(0, None)}, assignment_size=1)
     )
 
     assert _lag(registry, "0") is None
@@ -466,7 +480,7 @@ def test_stats_unknown_lag_keeps_previous(registry: CollectorRegistry, metrics: 
         _consumer_stats({"0": _partition_stats(0, 7)}, assignment_size=1)
     )
     metrics.update_from_librdkafka_stats(
-        _consumer_stats({"0": _partition_stats(0, -1)}, assignment_size=1)
+        _consumer_stats({"0": _partition_stats(0, None)}, assignment_size=1)
     )
 
     assert _lag(registry, "0") == 7.0
@@ -505,7 +519,7 @@ def test_stats_revoked_after_unknown_lag_removed(
         _consumer_stats({"0": _partition_stats(0, 5)}, assignment_size=1)
     )
     metrics.update_from_librdkafka_stats(
-        _consumer_stats({"0": _partition_stats(0, -1)}, assignment_size=1)
+        _consumer_stats({"0": _partition_stats(0, None)}, assignment_size=1)
     )
     metrics.update_from_librdkafka_stats(_consumer_stats({}, assignment_size=0))
 
@@ -544,6 +558,10 @@ def test_stats_invalid_payload_ignored(
     assert any("librdkafka statistics" in record.getMessage() for record in caplog.records)
 
 
+# Partition statistics with an offset stored 5 messages before the end.
+_STORED_5 = {"lo_offset": 0, "hi_offset": 15, "stored_offset": 10, "consumer_lag_stored": 5}
+
+
 @pytest.mark.parametrize(
     ("stats", "expected"),
     [
@@ -552,11 +570,20 @@ def test_stats_invalid_payload_ignored(
         ({"topics": {"t": "not an object"}}, {}),
         ({"topics": {"t": {"partitions": None}}}, {}),
         ({"topics": {"t": {"partitions": {"0": "not an object"}}}}, {}),
-        ({"topics": {"t": {"partitions": {"0": {"consumer_lag": "5"}}}}}, {}),
-        ({"topics": {"t": {"partitions": {"0": {"consumer_lag": True}}}}}, {}),
-        ({"topics": {"t": {"partitions": {"0": {"consumer_lag": 5}}}}}, {("t", "0"): 5}),
-        ({"topics": {"t": {"partitions": {"0": {"consumer_lag": -1}}}}}, {("t", "0"): None}),
-        ({"topics": {"t": {"partitions": {"-1": {"consumer_lag": 5}}}}}, {}),
+        ({"topics": {"t": {"partitions": {"0": _STORED_5}}}}, {("t", "0"): 5}),
+        ({"topics": {"t": {"partitions": {"0": {"desired": True, **_STORED_5}}}}}, {("t", "0"): 5}),
+        ({"topics": {"t": {"partitions": {"0": {"desired": False, **_STORED_5}}}}}, {}),
+        ({"topics": {"t": {"partitions": {"0": {"desired": True}}}}}, {("t", "0"): None}),
+        ({"topics": {"t": {"partitions": {"-1": _STORED_5}}}}, {}),
+        (
+            {
+                "topics": {
+                    "a": {"partitions": {"0": _STORED_5, "1": {"lo_offset": 7, "hi_offset": 7}}},
+                    "b": {"partitions": {"2": _STORED_5, "-1": _STORED_5}},
+                }
+            },
+            {("a", "0"): 5, ("a", "1"): 0, ("b", "2"): 5},
+        ),
     ],
     ids=[
         "no-topics",
@@ -564,17 +591,120 @@ def test_stats_invalid_payload_ignored(
         "topic-not-object",
         "partitions-missing",
         "partition-not-object",
-        "lag-string",
-        "lag-bool",
         "no-desired-field-counts-as-assigned",
+        "desired",
+        "not-desired-skipped",
         "unknown-lag-is-none",
         "internal-partition",
+        "two-topics",
     ],
 )
 def test_lags_from_stats_shapes(
     stats: dict[str, object], expected: dict[tuple[str, str], int | None]
 ) -> None:
     assert consumer_lags_from_stats(stats) == expected
+
+
+# Offsets of one partition, in librdkafka's statistics fields, and the lag they give. -1001 is
+# librdkafka's unknown offset and -1 its unknown lag. query_offset -2 and -1 are the logical
+# offsets an offset reset to the earliest and to the latest message leaves.
+PARTITION_LAG_CASES = [
+    pytest.param(
+        {"lo_offset": 0, "hi_offset": 100, "ls_offset": 100, "stored_offset": 90,
+         "committed_offset": 50, "consumer_lag_stored": 10, "consumer_lag": 50},
+        10,
+        id="stored-known",
+    ),
+    pytest.param(
+        {"lo_offset": 0, "hi_offset": 100, "ls_offset": 100, "stored_offset": 100,
+         "committed_offset": 50, "consumer_lag_stored": 0, "consumer_lag": 50},
+        0,
+        id="stored-caught-up-before-commit",
+    ),
+    pytest.param(
+        {"lo_offset": 0, "hi_offset": 100, "ls_offset": 100, "stored_offset": 120,
+         "committed_offset": 50, "consumer_lag_stored": -1, "consumer_lag": 50},
+        None,
+        id="stored-past-end-unknown-not-committed-lag",
+    ),
+    pytest.param(
+        {"lo_offset": 0, "hi_offset": 100, "ls_offset": 100, "stored_offset": -1001,
+         "committed_offset": 60, "consumer_lag_stored": -1, "consumer_lag": 40},
+        40,
+        id="stored-unknown-committed-known",
+    ),
+    pytest.param(
+        {"lo_offset": -1001, "hi_offset": -1001, "ls_offset": -1001, "stored_offset": -1001,
+         "committed_offset": 60, "consumer_lag_stored": -1, "consumer_lag": -1},
+        None,
+        id="committed-known-watermarks-unknown",
+    ),
+    pytest.param(
+        {"query_offset": -2, "lo_offset": 20, "hi_offset": 100, "ls_offset": 100,
+         "stored_offset": -1001, "committed_offset": -1001, "consumer_lag_stored": -1,
+         "consumer_lag": -1},
+        80,
+        id="both-unknown-from-earliest",
+    ),
+    pytest.param(
+        {"query_offset": -2, "lo_offset": 0, "hi_offset": 100, "ls_offset": 90,
+         "stored_offset": -1001, "committed_offset": -1001},
+        90,
+        id="both-unknown-from-earliest-open-transaction",
+    ),
+    pytest.param(
+        {"query_offset": -2, "lo_offset": 0, "hi_offset": 100},
+        100,
+        id="both-unknown-from-earliest-no-ls-offset",
+    ),
+    pytest.param(
+        {"query_offset": -2, "lo_offset": -1001, "hi_offset": -1001, "ls_offset": -1001,
+         "stored_offset": -1001, "committed_offset": -1001},
+        None,
+        id="both-unknown-watermarks-unknown",
+    ),
+    pytest.param(
+        {"query_offset": -1, "lo_offset": 0, "hi_offset": 100, "ls_offset": 100,
+         "stored_offset": -1001, "committed_offset": -1001, "consumer_lag_stored": -1,
+         "consumer_lag": -1},
+        None,
+        id="both-unknown-from-latest",
+    ),
+    pytest.param(
+        {"query_offset": -1001, "lo_offset": 0, "hi_offset": 100, "stored_offset": -1001,
+         "committed_offset": -1001},
+        None,
+        id="both-unknown-no-offset-reset",
+    ),
+    pytest.param(
+        {"query_offset": -1, "lo_offset": 0, "hi_offset": 0, "ls_offset": 0,
+         "stored_offset": -1001, "committed_offset": -1001, "consumer_lag_stored": -1,
+         "consumer_lag": -1},
+        0,
+        id="empty-partition",
+    ),
+    pytest.param(
+        {"lo_offset": 500, "hi_offset": 500, "ls_offset": 500, "stored_offset": -1001,
+         "committed_offset": 300, "consumer_lag_stored": -1, "consumer_lag": 200},
+        0,
+        id="empty-after-retention",
+    ),
+    pytest.param(
+        {"lo_offset": -1001, "hi_offset": -1001, "stored_offset": -1001,
+         "committed_offset": -1001},
+        None,
+        id="watermarks-unknown-not-empty",
+    ),
+    pytest.param({"stored_offset": 90, "consumer_lag_stored": "10"}, None, id="lag-string"),
+    pytest.param({"stored_offset": 90, "consumer_lag_stored": True}, None, id="lag-bool"),
+    pytest.param({"stored_offset": True, "consumer_lag_stored": 10}, None, id="offset-bool"),
+    pytest.param({}, None, id="no-fields"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("partition_stats", "expected"), PARTITION_LAG_CASES)
+def test_partition_lag_cases(partition_stats: dict[str, object], expected: int | None) -> None:
+    assert partition_lag(partition_stats) == expected
 
 
 @pytest.mark.parametrize(
@@ -618,13 +748,74 @@ def test_lags_from_real_consumer_stats() -> None:
         consumer.close()
 
 
+def test_lags_from_real_broker_stats(
+    kafka_bootstrap: str, kafka_topic_factory: Callable[..., str], kafka_group_id: str
+) -> None:
+    # A new group reads partition 0 (10 messages) and the empty partition 1 from the earliest
+    # offset, stores offsets as the service does, and never commits.
+    topic = kafka_topic_factory(partitions=2)
+    producer = confluent_kafka.Producer({"bootstrap.servers": kafka_bootstrap})
+    for _ in range(10):
+        producer.produce(topic, b"event", partition=0)
+    assert producer.flush(30) == 0
+
+    payloads: list[str] = []
+    consumer = confluent_kafka.Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": kafka_group_id,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "statistics.interval.ms": 100,
+            "stats_cb": payloads.append,
+        }
+    )
+    try:
+        consumer.subscribe([topic])
+        messages = _consume_until(consumer, 10)
+
+        nothing_stored = _poll_until_stats(
+            consumer, payloads, lambda lags: lags.get((topic, "0")) == 10, rounds=100
+        )
+        assert nothing_stored == {(topic, "0"): 10, (topic, "1"): 0}
+
+        consumer.store_offsets(message=messages[3])
+        four_stored = _poll_until_stats(consumer, payloads, lambda lags: lags.get((topic, "0")) == 6)
+        assert four_stored[(topic, "0")] == 6
+
+        consumer.store_offsets(message=messages[-1])
+        all_stored = _poll_until_stats(consumer, payloads, lambda lags: lags.get((topic, "0")) == 0)
+        assert all_stored == {(topic, "0"): 0, (topic, "1"): 0}
+
+        partition_stats = json.loads(payloads[-1])["topics"][topic]["partitions"]["0"]
+        assert partition_stats["committed_offset"] == -1001
+        assert partition_stats["consumer_lag"] == -1
+    finally:
+        consumer.close()
+
+
+def _consume_until(consumer: confluent_kafka.Consumer, count: int) -> list[confluent_kafka.Message]:
+    messages: list[confluent_kafka.Message] = []
+    for _ in range(300):
+        message = consumer.poll(0.1)
+        if message is not None and message.error() is None:
+            messages.append(message)
+        if len(messages) >= count:
+            break
+    assert len(messages) == count, f"consumed {len(messages)} of {count} messages"
+    return messages
+
+
 def _poll_until_stats(
     consumer: confluent_kafka.Consumer,
     payloads: list[str],
     condition: Callable[[dict[tuple[str, str], int | None]], bool],
+    *,
+    rounds: int = 50,
 ) -> dict[tuple[str, str], int | None]:
     lags: dict[tuple[str, str], int | None] = {}
-    for _ in range(50):
+    for _ in range(rounds):
         consumer.poll(0.1)
         if payloads:
             lags = consumer_lags_from_stats(json.loads(payloads[-1]))
@@ -831,8 +1022,24 @@ def test_server_port_in_use_rejected(registry: CollectorRegistry, health: Health
         occupant.listen()
         port = occupant.getsockname()[1]
 
-        with pytest.raises(ConfigError, match=f"127.0.0.1:{port}"):
+        with pytest.raises(ConfigError, match=f"127.0.0.1:{port}") as raised:
             start_metrics_server(registry, health, "127.0.0.1", port)
+
+    assert "choose another --metrics-port" in str(raised.value)
+
+
+BAD_METRICS_ADDRESS_CASES = [
+    pytest.param("127.0.0.256", "fix --metrics-host", id="unresolvable-host"),
+    pytest.param("192.0.2.1", "belongs to no interface", id="address-of-another-host"),
+]
+
+
+@pytest.mark.parametrize(("host", "fix"), BAD_METRICS_ADDRESS_CASES)
+def test_server_bad_host_names_fix(host: str, fix: str, registry: CollectorRegistry, health: HealthState) -> None:
+    with pytest.raises(ConfigError, match=f"{host}:0") as raised:
+        start_metrics_server(registry, health, host, 0)
+
+    assert fix in str(raised.value)
 
 
 # --- multi-process mode ---------------------------------------------------------------------
@@ -853,7 +1060,11 @@ _WORKER_SCRIPT = textwrap.dedent(
     metrics.update_from_librdkafka_stats(json.dumps({
         "type": "consumer",
         "topics": {
-            "logs-endpoint": {"partitions": {str(worker): {"desired": True, "consumer_lag": lag}}}
+            "logs-endpoint": {
+                "partitions": {
+                    str(worker): {"desired": True, "stored_offset": 100, "consumer_lag_stored": lag}
+                }
+            }
         },
         "cgrp": {"assignment_size": 1},
     }))
@@ -911,3 +1122,76 @@ def test_multiprocess_registry_merges_workers(tmp_path: Path, health: HealthStat
 def test_multiprocess_registry_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="multi-process directory"):
         multiprocess_registry(str(tmp_path / "absent"))
+
+
+# --- process metrics of several processes ---------------------------------------------------
+
+
+@pytest.fixture
+def sleeping_child() -> Iterator[subprocess.Popen[bytes]]:
+    """A child process that sleeps until the test ends."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield child
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+
+
+def _process_families(collector: LabelledProcessCollector | ProcessCollector) -> dict[str, Metric]:
+    return {family.name: family for family in collector.collect()}
+
+
+_NEEDS_PROC = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="ProcessCollector reads /proc, which only Linux has"
+)
+
+
+@_NEEDS_PROC
+def test_labelled_process_collector_labels_each_process(sleeping_child: subprocess.Popen[bytes]) -> None:
+    collector = LabelledProcessCollector(lambda: {"main": os.getpid(), "worker-0": sleeping_child.pid})
+    registry = CollectorRegistry()
+    registry.register(collector)
+
+    families = _process_families(collector)
+
+    assert len(families) == 6
+    for family in families.values():
+        assert [sample.labels for sample in family.samples] == [{"process": "main"}, {"process": "worker-0"}], family.name
+    child_families = _process_families(ProcessCollector(pid=lambda: sleeping_child.pid, registry=None))
+    expected_start = child_families["process_start_time_seconds"].samples[0].value
+    assert registry.get_sample_value("process_start_time_seconds", {"process": "worker-0"}) == expected_start
+    assert registry.get_sample_value("process_resident_memory_bytes", {"process": "main"}) > 0
+    assert registry.get_sample_value("process_cpu_seconds_total", {"process": "main"}) > 0
+    assert registry.get_sample_value("process_start_time_seconds") is None
+
+
+@_NEEDS_PROC
+def test_labelled_process_collector_keeps_families() -> None:
+    plain = _process_families(ProcessCollector(registry=None))
+
+    labelled = _process_families(LabelledProcessCollector(lambda: {"main": os.getpid()}))
+
+    assert list(labelled) == list(plain)
+    for name, family in labelled.items():
+        assert (family.type, family.documentation, family.unit) == (plain[name].type, plain[name].documentation, plain[name].unit)
+        assert [sample.name for sample in family.samples] == [sample.name for sample in plain[name].samples]
+
+
+def test_labelled_process_collector_skips_exited_process() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(timeout=60)
+
+    families = _process_families(LabelledProcessCollector(lambda: {"main": os.getpid(), "worker-0": child.pid}))
+
+    labels = {sample.labels["process"] for family in families.values() for sample in family.samples}
+    assert "worker-0" not in labels
+
+
+@_NEEDS_PROC
+def test_multiprocess_registry_process_metrics_when_requested(tmp_path: Path) -> None:
+    without = multiprocess_registry(str(tmp_path))
+    with_processes = multiprocess_registry(str(tmp_path), lambda: {"main": os.getpid()})
+
+    assert not [family for family in without.collect() if family.name.startswith("process_")]
+    assert with_processes.get_sample_value("process_max_fds", {"process": "main"}) > 0
