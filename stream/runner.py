@@ -23,6 +23,7 @@ from stream.metrics_server import start_metrics_server
 from stream.rules.lint import rule_warnings
 from stream.ruleset import RuleSet, load_rule_set
 from stream.service import DetectionService
+from stream.workers import watch_parent
 
 logger = logging.getLogger(__name__)
 
@@ -46,14 +47,22 @@ def run_detection_service(settings: ServiceSettings) -> int:
     return _run_service(settings, registry, serve_metrics=True)
 
 
-def run_worker(settings: ServiceSettings, on_ready_change: Callable[[bool], None] | None = None) -> int:
+def run_worker(
+    settings: ServiceSettings,
+    on_ready_change: Callable[[bool], None] | None = None,
+    parent_pid: int | None = None,
+) -> int:
     """Run the service in a worker process, whose metrics the parent serves.
 
     The caller sets ``PROMETHEUS_MULTIPROC_DIR`` before this process imports
     prometheus_client, so every metric is written to the shared directory.
-    ``on_ready_change`` receives each change of the worker's readiness.
+    ``on_ready_change`` receives each change of the worker's readiness. With
+    ``parent_pid``, the service stops as after SIGTERM once that parent
+    process has exited.
     """
-    return _run_service(settings, CollectorRegistry(), serve_metrics=False, on_ready_change=on_ready_change)
+    return _run_service(
+        settings, CollectorRegistry(), serve_metrics=False, on_ready_change=on_ready_change, parent_pid=parent_pid
+    )
 
 
 def _run_service(
@@ -62,6 +71,7 @@ def _run_service(
     *,
     serve_metrics: bool,
     on_ready_change: Callable[[bool], None] | None = None,
+    parent_pid: int | None = None,
 ) -> int:
     rule_set = _load_rules(settings)
     metrics = _build_metrics(registry, settings, rule_set)
@@ -73,9 +83,12 @@ def _run_service(
         logger.info("metrics endpoint listening on %s", server.url)
     service = DetectionService(settings, rule_set, metrics, health)
     restore = _install_signal_handlers(service.request_stop)
+    end_watch = watch_parent(parent_pid, service.request_stop) if parent_pid is not None else None
     try:
         return service.run()
     finally:
+        if end_watch is not None:
+            end_watch()
         restore()
         if server is not None:
             server.stop()

@@ -4,19 +4,24 @@ Each worker is a separate process (started with ``spawn``) with its own
 consumer, producer and compiled rules, so the workers use separate cores.
 The parent process serves the merged metrics of all workers through
 prometheus_client's multi-process mode, forwards SIGTERM and SIGINT to the
-workers, and exits with 0 only when every worker exited with 0.
+workers, and exits with 0 only when every worker exited with 0. Its endpoint
+also exports the ``process_*`` metrics of itself and of each running worker,
+labelled ``process="main"`` and ``process="worker-N"``. A worker whose parent
+has exited, for example after ``kill -9``, stops as if it had received SIGTERM.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
-from collections.abc import MutableSequence, Sequence
+from collections.abc import Callable, MutableSequence, Sequence
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -29,6 +34,12 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # How long the parent waits for the workers after forwarding a stop signal.
 _STOP_GRACE_SECONDS = 60.0
+
+# Value of the ``process`` label on the parent's process metrics; workers get "worker-<index>".
+MAIN_PROCESS_LABEL = "main"
+
+# How often a worker checks whether its parent process still runs.
+PARENT_CHECK_INTERVAL_SECONDS = 1.0
 
 
 def run_workers(settings: ServiceSettings) -> int:
@@ -43,6 +54,7 @@ def run_workers(settings: ServiceSettings) -> int:
             os.environ.pop(MULTIPROCESS_ENV, None)
         else:
             os.environ[MULTIPROCESS_ENV] = previous
+        # NOTE: a parent killed by SIGKILL never gets here, so its directory stays behind.
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
@@ -58,7 +70,9 @@ def _supervise(settings: ServiceSettings, metrics_dir: str) -> int:
     # One byte per worker in shared memory: 1 while that worker reports ready.
     ready_flags = context.RawArray("b", settings.workers)
     workers = [
-        context.Process(target=_worker_main, args=(settings, index, ready_flags), name=f"eql-stream-worker-{index}")
+        context.Process(
+            target=_worker_main, args=(settings, index, ready_flags, os.getpid()), name=f"eql-stream-worker-{index}"
+        )
         for index in range(settings.workers)
     ]
     health = HealthState()
@@ -73,7 +87,8 @@ def _supervise(settings: ServiceSettings, metrics_dir: str) -> int:
     # Installed before the endpoint starts, so that a stop signal never meets Python's default handler.
     previous = {number: signal.signal(number, forward) for number in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server = start_metrics_server(multiprocess_registry(metrics_dir), health, settings.metrics_host, settings.metrics_port)
+        registry = multiprocess_registry(metrics_dir, _process_ids(workers))
+        server = start_metrics_server(registry, health, settings.metrics_host, settings.metrics_port)
     except BaseException:
         _restore_handlers(previous)
         raise
@@ -93,6 +108,69 @@ def _supervise(settings: ServiceSettings, metrics_dir: str) -> int:
                 multiprocess.mark_process_dead(worker.pid, metrics_dir)
         server.stop()
     return exit_code
+
+
+def _worker_process_label(index: int) -> str:
+    """Return the ``process`` label value of the process metrics of worker ``index``."""
+    return f"worker-{index}"
+
+
+def _process_ids(workers: Sequence[BaseProcess]) -> Callable[[], dict[str, int]]:
+    """Return a function that maps the label of this process and of each running worker to its pid."""
+    parent_pid = os.getpid()
+
+    def current() -> dict[str, int]:
+        ids = {MAIN_PROCESS_LABEL: parent_pid}
+        for index, worker in enumerate(workers):
+            pid = _running_pid(worker)
+            if pid is not None:
+                ids[_worker_process_label(index)] = pid
+        return ids
+
+    return current
+
+
+def _running_pid(worker: BaseProcess) -> int | None:
+    """Return the pid of ``worker`` while it runs, and None before it starts or after it exits.
+
+    An exited worker gets None because, once reaped, its pid can belong to an
+    unrelated process. The check waits on the worker's sentinel, which becomes
+    readable when the worker exits. Unlike reading ``exitcode``, that does not
+    reap the child, which only the main thread may do while it joins the workers.
+    """
+    pid = worker.pid
+    try:
+        sentinel = worker.sentinel
+    except ValueError:
+        # Not started yet, or start() has not finished.
+        return None
+    if pid is None or multiprocessing.connection.wait([sentinel], timeout=0):
+        return None
+    return pid
+
+
+def watch_parent(
+    parent_pid: int, stop: Callable[[str], None], interval: float = PARENT_CHECK_INTERVAL_SECONDS
+) -> Callable[[], None]:
+    """Start a daemon thread that calls ``stop`` once this process's parent is no longer ``parent_pid``.
+
+    When the parent exits, even by ``kill -9``, the kernel gives its children
+    a new parent (init or a subreaper), so ``os.getppid()`` changes. The check
+    runs every ``interval`` seconds. ``stop`` receives the reason. It is
+    called at most once, from the watching thread, so it must be safe to call
+    from any thread. Returns a function that ends the watch.
+    """
+    cancelled = threading.Event()
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            if cancelled.wait(interval):
+                return
+        logger.warning("parent process %d exited; stopping this worker as after SIGTERM", parent_pid)
+        stop(f"parent process {parent_pid} exited")
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    return cancelled.set
 
 
 def _restore_handlers(previous: dict[int, Any]) -> None:
@@ -163,8 +241,11 @@ def _signal_all(workers: list[BaseProcess], number: int) -> None:
             os.kill(worker.pid, number)
 
 
-def _worker_main(settings: ServiceSettings, index: int, ready_flags: MutableSequence[int]) -> None:
-    """Run one worker process, which keeps ``ready_flags[index]`` at 1 while it is ready."""
+def _worker_main(settings: ServiceSettings, index: int, ready_flags: MutableSequence[int], parent_pid: int) -> None:
+    """Run one worker process, which keeps ``ready_flags[index]`` at 1 while it is ready.
+
+    The worker stops by itself once the process ``parent_pid`` has exited.
+    """
     from stream.logging_setup import configure_logging
     from stream.runner import run_worker
 
@@ -178,7 +259,7 @@ def _worker_main(settings: ServiceSettings, index: int, ready_flags: MutableSequ
         ready_flags[index] = int(ready)
 
     try:
-        code = run_worker(settings, on_ready_change=report_readiness)
+        code = run_worker(settings, on_ready_change=report_readiness, parent_pid=parent_pid)
     except EqlStreamError as exc:
         worker_logger.error("worker %d stopped: %s", index, exc)
         code = 1
