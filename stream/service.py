@@ -59,6 +59,9 @@ HEADER_ERROR_MESSAGE = "eql_stream.error.message"
 EXIT_OK = 0
 EXIT_FAILED = 1
 
+# How long after subscribing the service waits for its first partitions before it says so in the log.
+ASSIGNMENT_WAIT_LOG_SECONDS = 10.0
+
 # Errors of librdkafka's store_offsets for a partition this consumer does not own: _STATE
 # once it was assigned and then lost or revoked, _UNKNOWN_PARTITION when it never was.
 _NOT_ASSIGNED_ERRORS = frozenset({KafkaError._STATE, KafkaError._UNKNOWN_PARTITION})
@@ -113,6 +116,8 @@ class DetectionService:
         self._totals: Counter[str] = Counter()
         # Alerts rejected in delivery reports, dead-lettered once the producer's poll has returned.
         self._rejected_alerts: list[RejectedAlert] = []
+        # When the service subscribed, until it first gets partitions or has logged the wait.
+        self._waiting_since: float | None = None
 
         extra = settings.kafka_properties()
         self._consumer = Consumer(
@@ -160,6 +165,7 @@ class DetectionService:
         self._consumer.subscribe(
             list(settings.input_topics), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
+        self._waiting_since = time.monotonic()
 
         try:
             self._loop()
@@ -195,6 +201,8 @@ class DetectionService:
             else:
                 self._producer.poll(0)
                 self._store_ready_offsets()
+                if self._waiting_since is not None:
+                    self._log_long_assignment_wait()
 
             if time.monotonic() - last_commit >= settings.commit_interval:
                 self._commit("periodic")
@@ -203,6 +211,20 @@ class DetectionService:
             # Checked only when the consumer has caught up, because it asks librdkafka for positions.
             if self._end_tracker is not None and not messages and self._reached_end():
                 self.request_stop("reached the end offsets found at start (--until-end)")
+
+    def _log_long_assignment_wait(self) -> None:
+        """Log once when no partition has been assigned ``ASSIGNMENT_WAIT_LOG_SECONDS`` after subscribing."""
+        assert self._waiting_since is not None
+        waited = time.monotonic() - self._waiting_since
+        if waited < ASSIGNMENT_WAIT_LOG_SECONDS:
+            return
+        self._waiting_since = None
+        logger.info(
+            "no partition assigned %.0f s after joining group %r: the group is still rebalancing (after a member "
+            "was killed, the broker waits for its session.timeout.ms, 45 s by default), or the group has more "
+            "members than the input topics have partitions",
+            waited, self._settings.group_id,
+        )
 
     def _shutdown(self) -> None:
         self._health.set_ready(False, "stopping")
@@ -546,6 +568,7 @@ class DetectionService:
         if self._end_tracker is not None and partitions:
             self._record_committed_offsets(consumer, partitions)
         if partitions:
+            self._waiting_since = None
             self._health.set_ready(True)
 
     def _record_committed_offsets(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

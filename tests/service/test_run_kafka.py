@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from confluent_kafka import Consumer
 
 from kafka_io import service_arguments, RunningService, labelled_corpus, produce, read_topic, run_service, scrape_metrics, wait_for
 
@@ -298,3 +299,33 @@ def _start_two_workers(bootstrap: str, topics, group_id: str, tmp_path: Path) ->
     """Start ``run --workers 2`` on ``topics`` in the background, logging to ``tmp_path``."""
     arguments = service_arguments(bootstrap, topics.input, topics.output, group_id, "--workers", "2")
     return RunningService(arguments, tmp_path / "service.log")
+
+
+@pytest.mark.kafka
+def test_run_logs_long_wait_for_partitions(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
+    topics = service_topics_factory()
+    # A member that joined first holds the only partition and then stops polling, like a hung
+    # process, so the rebalance that the service's join starts cannot finish.
+    # After max.poll.interval.ms without a poll it leaves the group by itself, long after this test ends.
+    holder = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": kafka_group_id, "max.poll.interval.ms": 60000})
+    holder.subscribe([topics.input])
+    deadline = time.monotonic() + 60
+    while not holder.assignment():
+        holder.poll(0.2)
+        assert time.monotonic() < deadline, "the holding consumer got no partition within 60 s"
+
+    service = RunningService(
+        service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id), tmp_path / "service.log"
+    )
+    try:
+        deadline = time.monotonic() + 40
+        while "no partition assigned" not in service.log():
+            time.sleep(0.2)
+            assert service.process.poll() is None, service.log()
+            assert time.monotonic() < deadline, f"no wait line after 40 s: {service.log()}"
+    finally:
+        exit_code = service.stop(signal.SIGTERM)
+        holder.close()
+
+    assert exit_code == 0, service.log()
+    assert f"after joining group '{kafka_group_id}'" in service.log()
