@@ -193,4 +193,12 @@ def test_replicas_at_most_partitions() -> None:
     partitions = int(compose["services"]["kafka-topics"]["environment"]["INPUT_PARTITIONS"])
     assert partitions == INPUT_PARTITIONS_IN_COMPOSE
     assert resource("ScaledObject")["spec"]["maxReplicaCount"] <= partitions
-    assert resource("Deployment")["spec"]["replicas"] <= partitions
+    # Kubernetes runs one replica when the Deployment does not set replicas.
+    assert resource("Deployment")["spec"].get("replicas", 1) <= partitions
+
+
+def test_deployment_leaves_replicas_to_keda() -> None:
+    """A replicas value would reset KEDA's replica count at every kubectl apply."""
+    kustomization = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert "keda-scaledobject.yaml" in kustomization["resources"]
+    assert "replicas" not in resource("Deployment")["spec"]
