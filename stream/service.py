@@ -364,6 +364,9 @@ class DetectionService:
             except KafkaException as exc:
                 if error_code(exc) not in _REJECTED_RECORD_ERRORS:
                     raise
+                # The alert was rejected before it was queued, so it gets no delivery report: the
+                # dead letter produced next takes over from its record.
+                self._offsets.acknowledge((topic, partition), offset)
                 rejected = RejectedAlert(message, rule_id, len(value), exc.args[0].str())
                 self._dead_letter(message, "alert_rejected", rejected.describe(self._settings.output_topic))
                 dead_letters["alert_rejected"] += 1
@@ -399,7 +402,17 @@ class DetectionService:
         rejected, self._rejected_alerts = self._rejected_alerts, []
         for item in rejected:
             source = item.source
-            self._dead_letter(source, "alert_rejected", item.describe(self._settings.output_topic))
+            try:
+                self._dead_letter(source, "alert_rejected", item.describe(self._settings.output_topic))
+            except KafkaException as exc:
+                # Also reached during shutdown, so record the failure instead of raising. The alert's
+                # record stays unacknowledged, so the source offset is never stored.
+                logger.error(
+                    "producing the dead letter of %s/%d/%d failed after its alert was rejected: %s",
+                    source.topic(), source.partition(), source.offset(), exc,
+                )
+                self._fatal_error = f"producing a dead letter failed: {exc}"
+                continue
             # From here the dead letter, not the rejected alert, keeps the source offset from being stored.
             self._offsets.acknowledge((source.topic(), source.partition()), source.offset())
             self._metrics.count_dead_letter("alert_rejected", 1)
@@ -442,8 +455,8 @@ class DetectionService:
         headers: list[tuple[str, Any]],
         tracker_callback: Callable[..., None],
     ) -> None:
-        source_key = (source.topic(), source.partition())
-        self._offsets.add_record(source_key, source.offset())
+        # When produce raises, the record stays counted and unacknowledged, so the source offset is never stored.
+        self._offsets.add_record((source.topic(), source.partition()), source.offset())
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=tracker_callback)
@@ -451,10 +464,6 @@ class DetectionService:
             except BufferError:
                 # The local queue is full: serve delivery reports to make room, then retry.
                 self._producer.poll(0.1)
-            except KafkaException:
-                # The record was rejected before it was queued, so it will have no delivery report.
-                self._offsets.acknowledge(source_key, source.offset())
-                raise
 
     def _store_ready_offsets(self) -> None:
         """Store the offsets that every delivery report so far allows; stop on a failed delivery.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
 from kafka_io import service_arguments, RunningService, labelled_corpus, produce, read_topic, run_service, scrape_metrics, wait_for
 
@@ -329,3 +329,43 @@ def test_run_logs_long_wait_for_partitions(kafka_bootstrap, service_topics_facto
 
     assert exit_code == 0, service.log()
     assert f"after joining group '{kafka_group_id}'" in service.log()
+
+
+@pytest.mark.kafka
+def test_run_until_end_with_emptied_partition(kafka_bootstrap, kafka_admin, service_topics_factory, kafka_group_id) -> None:
+    topics = service_topics_factory(2)
+    event = orjson.dumps(next(event for event, should_alert in labelled_corpus() if should_alert))
+    produce(kafka_bootstrap, topics.input, [event, event, event, event], partitions=2)
+    # Partition 1 then retains no message, as after retention, and a new group has no position in it.
+    futures = kafka_admin.delete_records([TopicPartition(topics.input, 1, OFFSET_END)], operation_timeout=30)
+    for future in futures.values():
+        future.result(timeout=30)
+
+    finished = run_service(
+        service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--until-end"), timeout=90
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    assert "consumed 2 messages since start" in finished.stderr
+    assert "which retain 2 messages" in finished.stderr
+
+
+@pytest.mark.kafka
+def test_run_undeliverable_dead_letter_commits_nothing(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
+    topics = service_topics_factory()
+    # Not JSON, and larger than the producer's message.max.bytes, so its dead letter cannot be produced.
+    garbage = b"x" * 3000
+    produce(kafka_bootstrap, topics.input, [garbage])
+    arguments = service_arguments(
+        kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--until-end", "--kafka-config", "message.max.bytes=2000"
+    )
+
+    finished = run_service(arguments, timeout=90)
+
+    assert finished.returncode == 1, finished.stderr
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": kafka_group_id})
+    try:
+        (committed,) = consumer.committed([TopicPartition(topics.input, 0)], timeout=30)
+    finally:
+        consumer.close()
+    assert committed.offset < 1
