@@ -15,12 +15,13 @@ PartitionKey = tuple[str, int]
 
 
 def find_end_offsets(consumer: Consumer, topics: Iterable[str], timeout: float = 30.0) -> dict[PartitionKey, int]:
-    """Return the high watermark of every partition of ``topics``.
+    """Return the high watermark of every partition of ``topics``, or 0 for a partition that retains no message.
 
     Raises:
         KafkaServiceError: a topic does not exist or the broker did not respond within ``timeout`` seconds.
     """
     ends: dict[PartitionKey, int] = {}
+    retained = 0
     for topic in topics:
         metadata = consumer.list_topics(topic, timeout=timeout)
         topic_metadata = metadata.topics.get(topic)
@@ -28,9 +29,12 @@ def find_end_offsets(consumer: Consumer, topics: Iterable[str], timeout: float =
             reason = topic_metadata.error if topic_metadata is not None else "no metadata"
             raise KafkaServiceError(f"input topic {topic!r} is not available ({reason}): create it or fix --input-topic")
         for partition in topic_metadata.partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-            ends[(topic, partition)] = high
-    logger.info("until-end: stopping at %d messages across %d partitions", sum(ends.values()), len(ends))
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            # A partition that retains no message (new, or emptied by retention) has nothing to wait for:
+            # the consumer's position there stays unknown until a message arrives.
+            ends[(topic, partition)] = high if high > low else 0
+            retained += max(high - low, 0)
+    logger.info("until-end: stopping at the current end of %d partitions, which retain %d messages", len(ends), retained)
     return ends
 
 
