@@ -5,16 +5,24 @@ prints it next to the rule's ``ok`` line and in the ``warnings`` list of
 ``--json``. Each warning is one line of text that names the rule, the value
 at fault and what to change.
 
-The only check so far is the event category: a rule whose category (the word
-before ``where``) is not an ECS ``event.category`` value matches no ECS event,
-because the category test compares that word with ``event.category`` exactly.
+The checks:
+
+* Event category: a rule whose category (the word before ``where``) is not an
+  ECS ``event.category`` value matches no ECS event, because the category test
+  compares that word with ``event.category`` exactly.
+* Wildcard characters in ``stringContains`` and ``endsWith``: eql-stream reads
+  the second argument as plain text, while Elasticsearch builds a wildcard
+  query from it without escaping when the first argument is a field. There
+  ``*`` and ``?`` act as wildcards and a backslash as an escape, and an empty argument
+  may match every value, so the rule can match differently.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 
-from stream.eql.ast import Query
+from stream.eql.ast import And, Arithmetic, Comparison, Expression, Field, FunctionCall, Literal, Negate, Not, Or, Predicate, Query
 from stream.rules.model import Rule
 
 # The allowed values of ``event.category`` on the current ECS reference page
@@ -54,6 +62,7 @@ def rule_warnings(rule: Rule, query: Query) -> list[str]:
     category_warning = event_category_warning(rule, query)
     if category_warning is not None:
         warnings.append(category_warning)
+    warnings.extend(wildcard_argument_warnings(rule, query))
     return warnings
 
 
@@ -80,3 +89,62 @@ def event_category_warning(rule: Rule, query: Query) -> str | None:
     if suggestions:
         return f"{message}; did you mean {suggestions[0]!r}?"
     return f"{message}; use one of {', '.join(sorted(ECS_EVENT_CATEGORIES))}, or 'any'"
+
+
+# Functions that Elasticsearch turns into a wildcard query when their first argument is a field
+# and their second a constant, and the characters that are special in that query.
+_WILDCARD_QUERY_FUNCTIONS = frozenset({"stringContains", "endsWith"})
+_WILDCARD_CHARACTERS = ("*", "?", "\\")
+
+
+def wildcard_argument_warnings(rule: Rule, query: Query) -> list[str]:
+    """Return one warning per ``stringContains`` or ``endsWith`` call whose text argument Elasticsearch reads as a wildcard pattern.
+
+    That is a call, with or without ``~``, on a field and a string
+    constant that is empty or contains ``*``, ``?`` or a backslash.
+    eql-stream matches such a constant as plain text.
+    """
+    warnings = []
+    for call in _function_calls(query.condition):
+        if call.name not in _WILDCARD_QUERY_FUNCTIONS or len(call.args) != 2:
+            continue
+        field, text = call.args
+        if not isinstance(field, Field) or not isinstance(text, Literal) or not isinstance(text.value, str):
+            continue
+        if text.value and not any(character in text.value for character in _WILDCARD_CHARACTERS):
+            continue
+
+        name = call.name + ("~" if call.case_insensitive else "")
+        warnings.append(
+            f"rule {rule.display_name!r}: {name}({field.name}, {_eql_string(text.value)}) on line {call.line} of the query matches that "
+            "text literally here, but Elasticsearch reads it as a wildcard pattern ('*' and '?' are wildcards, "
+            "a backslash escapes, and an empty text may match every value), so the rule can match differently; "
+            "to match the same in both, use a ':' or 'like' wildcard pattern instead"
+        )
+    return warnings
+
+
+def _eql_string(text: str) -> str:
+    """Return ``text`` as an EQL string literal, as a rule author writes it."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _function_calls(node: Expression) -> Iterator[FunctionCall]:
+    """Yield every function call in ``node``, outer calls first."""
+    if isinstance(node, FunctionCall):
+        yield node
+        for argument in node.args:
+            yield from _function_calls(argument)
+    elif isinstance(node, (And, Or)):
+        for term in node.terms:
+            yield from _function_calls(term)
+    elif isinstance(node, (Not, Negate)):
+        yield from _function_calls(node.operand)
+    elif isinstance(node, (Comparison, Arithmetic)):
+        yield from _function_calls(node.left)
+        yield from _function_calls(node.right)
+    elif isinstance(node, Predicate):
+        yield from _function_calls(node.operand)
+        for value in node.values:
+            yield from _function_calls(value)

@@ -1,4 +1,4 @@
-"""Tests of the rule warnings that ``eql-stream check`` prints: the ECS event category check."""
+"""Tests of the rule warnings that ``eql-stream check`` prints: event category and wildcard arguments."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from stream.eql import parse_query
 from stream.rules import Rule
-from stream.rules.lint import ECS_EVENT_CATEGORIES, event_category_warning, rule_warnings
+from stream.rules.lint import ECS_EVENT_CATEGORIES, event_category_warning, rule_warnings, wildcard_argument_warnings
 from stream.ruleset import load_rule_set
 
 ELASTIC_RULES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "elastic-rules"
@@ -88,12 +88,58 @@ def test_ecs_categories_are_lower_case() -> None:
         assert category.replace("_", "").isalpha()
 
 
-def test_elastic_corpus_gets_no_warnings() -> None:
+# Elastic's prebuilt rules whose stringContains argument Elasticsearch reads as a wildcard pattern.
+ELASTIC_RULES_WITH_WILDCARD_ARGUMENTS = [
+    "AWS Lambda Function Policy Updated to Allow Cross-Account Invocation",
+    "AWS Lambda Function Policy Updated to Allow Public Invocation",
+    "AWS RDS DB Instance or Cluster Password Modified",
+    "AWS RDS DB Snapshot Shared with Another Account",
+    "AWS S3 Bucket Policy Added to Allow Public Access",
+]
+
+
+def test_elastic_corpus_warnings() -> None:
     if not ELASTIC_RULES.is_dir():
         pytest.skip(f"Elastic detection-rules corpus not found at {ELASTIC_RULES}")
     rule_set, _ = load_rule_set(sorted(ELASTIC_RULES.rglob("*.toml")))
 
-    warnings = [warning for compiled in rule_set.rules for warning in rule_warnings(compiled.rule, compiled.query.syntax)]
+    category_warnings = [
+        warning for compiled in rule_set.rules if (warning := event_category_warning(compiled.rule, compiled.query.syntax))
+    ]
+    wildcard_rules = sorted(
+        compiled.rule.name for compiled in rule_set.rules if wildcard_argument_warnings(compiled.rule, compiled.query.syntax)
+    )
 
     assert len(rule_set.rules) >= 800
-    assert warnings == []
+    assert category_warnings == []
+    assert wildcard_rules == ELASTIC_RULES_WITH_WILDCARD_ARGUMENTS
+
+
+WILDCARD_ARGUMENT_CASES = [
+    pytest.param('process where stringContains(process.name, "a*b")', ['stringContains(process.name, "a*b")'], id="star"),
+    pytest.param('process where endsWith(process.name, "?.exe")', ['endsWith(process.name, "?.exe")'], id="question-mark"),
+    pytest.param('process where stringContains(process.name, "a\\\\b")', ['stringContains(process.name, "a\\\\b")'], id="backslash"),
+    pytest.param('process where endsWith~(process.name, "")', ['endsWith~(process.name, "")'], id="empty-case-insensitive"),
+    pytest.param(
+        'process where not (stringContains(process.name, "*") or endsWith(process.args, "x?"))',
+        ['stringContains(process.name, "*")', 'endsWith(process.args, "x?")'],
+        id="two-inside-not-and-or",
+    ),
+    pytest.param('process where length(endsWith(process.name, "*")) == 1', ['endsWith(process.name, "*")'], id="nested-in-call"),
+    pytest.param('process where stringContains(process.name, "cmd.exe")', [], id="plain-text"),
+    pytest.param('process where startsWith(process.name, "a*")', [], id="startswith-not-affected"),
+    pytest.param('process where stringContains("a*b", process.name)', [], id="constant-first"),
+    pytest.param('process where process.name : "a*b"', [], id="wildcard-operator"),
+]
+
+
+@pytest.mark.parametrize(("query", "expected_calls"), WILDCARD_ARGUMENT_CASES)
+def test_wildcard_argument_warning_table(query: str, expected_calls: list[str]) -> None:
+    rule = _rule(query)
+
+    warnings = wildcard_argument_warnings(rule, parse_query(query))
+
+    assert len(warnings) == len(expected_calls)
+    for warning, call in zip(warnings, expected_calls):
+        assert f"rule 'Lint Test': {call} on line 1 of the query" in warning
+        assert "Elasticsearch reads it as a wildcard pattern" in warning
