@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stream.eql import ast
-from stream.eql.fields import FieldKind, make_value_getter
+from stream.eql.fields import FieldKind, canonical_ip_text, make_value_getter
 from stream.eql.literals import selectivity_rank
 from stream.eql.wildcard import compile_patterns, has_wildcard
 
@@ -123,7 +123,11 @@ class MatcherGenerator:
         field = self._text_field(left, (*_TEXT_KINDS, FieldKind.IP))
         if field is None or not isinstance(right, ast.Literal) or not isinstance(right.value, str):
             return None
-        test = f"{self._constant(right.value)} in {self._values_of(field)}"
+        literal = right.value
+        if self._compiler.options.schema.spec(field.name).kind is FieldKind.IP:
+            # IP values are read in canonical form, so the literal must be too (see canonical_ip_text).
+            literal = canonical_ip_text(literal) or literal
+        test = f"{self._constant(literal)} in {self._values_of(field)}"
         return test if node.op == "==" else f"not ({test})"
 
     # Names ----------------------------------------------------------------------

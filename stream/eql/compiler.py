@@ -21,7 +21,7 @@ from typing import Any
 
 from stream.eql import ast
 from stream.eql import functions as fn
-from stream.eql.fields import FieldKind, FieldSchema, FieldSpec, Getter, make_value_getter
+from stream.eql.fields import FieldKind, FieldSchema, FieldSpec, Getter, canonical_ip_text, ip_sort_key, make_value_getter
 from stream.eql.codegen import MatcherGenerator
 from stream.eql.comparisons import _ORDERING, _compare_constants, _dynamic_test
 from stream.eql.literals import selectivity_rank
@@ -238,6 +238,8 @@ class _Compiler:
     def _comparison_leaf(self, op: str, left: CompiledValue, literal: Any, node: ast.Node) -> Matcher:
         literal = self._coerce_literal(left, literal, node)
         compare = _ORDERING[op]
+        if op != "==" and left.spec is not None and left.spec.kind is FieldKind.IP:
+            return self._ip_ordering_leaf(compare, left, literal, node)
 
         if left.is_field and op == "==" and left.type != "any":
             getter = left.getter
@@ -259,10 +261,33 @@ class _Compiler:
 
         return leaf
 
+    def _ip_ordering_leaf(self, compare: Callable[[Any, Any], bool], left: CompiledValue, literal: Any, node: ast.Node) -> Matcher:
+        """Compile ``<``, ``<=``, ``>`` or ``>=`` on an IP field: addresses in Elasticsearch's order, not their text."""
+        literal_key = ip_sort_key(literal) if isinstance(literal, str) else None
+        if literal_key is None:
+            raise self.error(
+                f"invalid IP address {literal!r}: field '{left.field_name}' is an IP field, so compare it with an address",
+                node,
+            )
+        candidates = left.candidates
+
+        def leaf(event: Event) -> bool:
+            for value in candidates(event):
+                key = ip_sort_key(value) if isinstance(value, str) else None
+                if key is not None and compare(key, literal_key):
+                    return True
+            return False
+
+        return leaf
+
     def _coerce_literal(self, left: CompiledValue, literal: Any, node: ast.Node) -> Any:
         """Convert a literal to the indexed type of the field it is compared with."""
         kind = left.spec.kind if left.spec else None
-        if kind in (FieldKind.KEYWORD, FieldKind.WILDCARD, FieldKind.IP):
+        if kind is FieldKind.IP:
+            text = fn.text_of(literal)
+            # A text that is no address matches no indexed IP value, so it is kept as it is.
+            return (canonical_ip_text(text) or text) if text is not None else None
+        if kind in (FieldKind.KEYWORD, FieldKind.WILDCARD):
             return fn.text_of(literal)
         if kind is FieldKind.NUMBER:
             if isinstance(literal, bool) or not isinstance(literal, (int, float, str)):

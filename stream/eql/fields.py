@@ -445,10 +445,32 @@ def _to_boolean(value: Any) -> bool | None:
 
 
 def _to_ip_text(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
+    return canonical_ip_text(value) if isinstance(value, str) else None
+
+
+def canonical_ip_text(text: str) -> str | None:
+    """Return the address in ``text`` in the form Elasticsearch gives an indexed IP, or None for a text that is no address.
+
+    Elasticsearch indexes an IPv4 address as the IPv4-mapped IPv6 address,
+    so ``10.1.2.3`` and ``::ffff:10.1.2.3`` are one value, and it writes an
+    IPv6 address in lower case with zeros compressed (``2001:DB8:0::1`` is
+    ``2001:db8::1``). Comparing these texts therefore compares addresses.
+    """
     try:
-        ipaddress.ip_address(value)
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
-    return value
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def ip_sort_key(text: str) -> bytes | None:
+    """Return the 16 bytes by which Elasticsearch orders IP addresses (IPv4 as IPv4-mapped IPv6), or None."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv4Address):
+        return b"\x00" * 10 + b"\xff\xff" + address.packed
+    return address.packed

@@ -231,7 +231,15 @@ def cidr_match(address: Any, networks: tuple[ipaddress.IPv4Network | ipaddress.I
         parsed = ipaddress.ip_address(text)
     except ValueError:
         return None
-    return any(parsed in network for network in networks)
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    if any(parsed in network for network in networks):
+        return True
+    # Elasticsearch holds an IPv4 address as its IPv4-mapped IPv6 form, so an IPv6 block can contain it.
+    if isinstance(parsed, ipaddress.IPv4Address):
+        mapped = ipaddress.IPv6Address(b"\x00" * 10 + b"\xff\xff" + parsed.packed)
+        return any(mapped in network for network in networks if network.version == 6)
+    return False
 
 
 def parse_cidr(block: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

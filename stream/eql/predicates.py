@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from stream.eql.fields import FieldKind, Getter
+from stream.eql.fields import FieldKind, Getter, canonical_ip_text
 from stream.eql.functions import text_of, to_number
 from stream.eql.lucene_regex import LuceneRegexError, compile_lucene_regex
 from stream.eql.text import fold_ascii, java_equals_ignore_case
@@ -163,6 +163,9 @@ def compile_membership(
         return _any_member(operand, booleans.__contains__)
 
     texts = [text_of(literal) for literal in present]
+    if kind is FieldKind.IP:
+        # Indexed addresses are compared in canonical form. A text that is no address matches none.
+        texts = [canonical_ip_text(text) or text if text is not None else None for text in texts]
     if op == "in~":
         folded = frozenset(fold(text) for text in texts if text is not None)
         if folded_values is not None:
