@@ -462,7 +462,7 @@ class _Compiler:
     def _call_number(self, node: ast.FunctionCall, arguments: list[CompiledValue]) -> CompiledValue:
         if len(arguments) > 1 and not (arguments[1].constant and isinstance(arguments[1].constant_value, int)):
             raise self.error("the base argument of 'number' must be an integer literal", node)
-        return call_value(fn.to_number, arguments, "number")
+        return call_value(fn.parse_number, arguments, "number")
 
     def _call_cidrmatch(self, node: ast.FunctionCall, arguments: list[CompiledValue]) -> CompiledValue:
         networks = []

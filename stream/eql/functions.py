@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -195,6 +196,60 @@ def concat(*values: Any) -> str | None:
 
 def to_string(value: Any) -> str | None:
     return text_of(value)
+
+
+# Java's Long range, and the text forms that Long.valueOf and Double.valueOf accept. Java trims
+# every character up to U+0020 before it parses a double, and none before it parses a long.
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+_JAVA_LONG_TEXT = re.compile(r"[+-]?[0-9]+")
+_JAVA_RADIX_TEXT = re.compile(r"[+-]?[0-9A-Za-z]+")
+_JAVA_DOUBLE_TEXT = re.compile(r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?)")
+_JAVA_TRIMMED = "".join(map(chr, range(0x21)))
+
+
+def parse_number(source: Any, base: Any = None) -> int | float | None:
+    """Return the value of EQL's ``number(source[, base])``, parsing text as Elasticsearch's Java code does.
+
+    Text starting with ``0x`` is read in base 16 without that prefix when
+    ``base`` is omitted or 16. In base 10 the text is a Java long if it is
+    one: digits with an optional sign and no spaces. Otherwise it is a Java
+    double, which allows surrounding spaces, ``Infinity``, ``NaN`` and a
+    ``d`` or ``f`` suffix, but not ``inf`` or ``_``. Other bases take a long.
+    Returns ``None`` for ``null`` and for text that does not parse, where
+    Elasticsearch fails the search and eql-stream makes the leaf false.
+    """
+    if source is None:
+        return None
+    if _is_number(source):
+        return source
+    text = text_of(source)
+    assert text is not None
+
+    radix = 10 if base is None else int(base)
+    if text.startswith("0x") and base in (None, 16):
+        text, radix = text[2:], 16
+    if radix != 10:
+        return _java_long(text, radix)
+
+    whole = _java_long(text, 10) if _JAVA_LONG_TEXT.fullmatch(text) else None
+    return whole if whole is not None else _java_double(text)
+
+
+def _java_long(text: str, radix: int) -> int | None:
+    if not 2 <= radix <= 36 or not _JAVA_RADIX_TEXT.fullmatch(text):
+        return None
+    try:
+        value = int(text, radix)
+    except ValueError:
+        return None
+    return value if _LONG_MIN <= value <= _LONG_MAX else None
+
+
+def _java_double(text: str) -> float | None:
+    trimmed = text.strip(_JAVA_TRIMMED)
+    if not _JAVA_DOUBLE_TEXT.fullmatch(trimmed):
+        return None
+    return float(trimmed.rstrip("fFdD"))
 
 
 def to_number(source: Any, base: Any = None) -> int | float | None:
