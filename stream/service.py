@@ -228,7 +228,10 @@ class DetectionService:
 
     def _shutdown(self) -> None:
         self._health.set_ready(False, "stopping")
-        self._wait_for_deliveries(self._settings.shutdown_timeout)
+        undelivered = self._wait_for_deliveries(self._settings.shutdown_timeout)
+        if undelivered and self._fatal_error is None:
+            # Nothing is lost, because their messages are read again after a restart, but the run did not finish its work.
+            self._fatal_error = f"{undelivered} records were still undelivered at shutdown"
         # Stored offsets only ever cover acknowledged records, so they are safe to commit even after a failure.
         self._commit("shutdown")
         self._consumer.close()
@@ -504,14 +507,18 @@ class DetectionService:
             for key, offset in ready.items():
                 self._end_tracker.record(key, offset)
 
-    def _wait_for_deliveries(self, timeout: float) -> None:
-        """Serve delivery reports until none is outstanding or ``timeout`` seconds passed, then store offsets."""
+    def _wait_for_deliveries(self, timeout: float) -> int:
+        """Serve delivery reports until none is outstanding or ``timeout`` seconds passed, then store offsets.
+
+        Returns the number of records still undelivered.
+        """
         remaining = self._producer.flush(timeout)
         if self._dead_letter_rejected_alerts():
             remaining = self._producer.flush(timeout)
         if remaining:
             logger.error("%d records were still undelivered after %.0f s; their offsets are not stored", remaining, timeout)
         self._store_ready_offsets()
+        return remaining
 
     def _record_batch_metrics(
         self,

@@ -369,3 +369,28 @@ def test_run_undeliverable_dead_letter_commits_nothing(kafka_bootstrap, service_
     finally:
         consumer.close()
     assert committed.offset < 1
+
+
+@pytest.mark.kafka
+def test_run_stop_with_undelivered_alert_exits_1(kafka_bootstrap, kafka_admin, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
+    topics = service_topics_factory()
+    service = RunningService(
+        service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--shutdown-timeout", "2"),
+        tmp_path / "service.log",
+    )
+    try:
+        wait_for(lambda: "partitions assigned" in service.log(), timeout=60)
+        # Without its topic the alert waits in the producer's queue until the stop gives up on it.
+        kafka_admin.delete_topics([topics.output], operation_timeout=30)[topics.output].result(timeout=30)
+        produce(kafka_bootstrap, topics.input, [orjson.dumps(next(event for event, should_alert in labelled_corpus() if should_alert))])
+        wait_for(lambda: _consumed(service.metrics_url) >= 1, timeout=30, what="the event consumed")
+    finally:
+        exit_code = service.stop(signal.SIGTERM)
+
+    assert exit_code == 1, service.log()
+    assert "1 records were still undelivered at shutdown" in service.log()
+
+
+def _consumed(metrics_url: str) -> float:
+    samples = scrape_metrics(metrics_url)
+    return sum(value for (name, _), value in samples.items() if name == "eql_stream_events_consumed_total")
