@@ -82,6 +82,8 @@ class RejectedAlert:
     rule_id: str
     size: int
     error: str
+    # The source partition's generation in the offset tracker when the alert was produced.
+    generation: int
 
     def describe(self, output_topic: str) -> str:
         """Return the dead letter's error message: what was rejected and how to fix it."""
@@ -370,7 +372,7 @@ class DetectionService:
                 # The alert was rejected before it was queued, so it gets no delivery report: the
                 # dead letter produced next takes over from its record.
                 self._offsets.acknowledge((topic, partition), offset)
-                rejected = RejectedAlert(message, rule_id, len(value), exc.args[0].str())
+                rejected = RejectedAlert(message, rule_id, len(value), exc.args[0].str(), self._offsets.generation((topic, partition)))
                 self._dead_letter(message, "alert_rejected", rejected.describe(self._settings.output_topic))
                 dead_letters["alert_rejected"] += 1
                 continue
@@ -387,10 +389,11 @@ class DetectionService:
         """
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         acknowledge = self._tracker.callback(topic, partition, offset, timestamp_ms, True)
+        generation = self._offsets.generation((topic, partition))
 
         def on_delivery(error: KafkaError | None, record: Message) -> None:
             if error is not None and error.code() in _REJECTED_RECORD_ERRORS:
-                self._rejected_alerts.append(RejectedAlert(message, rule_id, size, error.str()))
+                self._rejected_alerts.append(RejectedAlert(message, rule_id, size, error.str(), generation))
                 return
             acknowledge(error, record)
 
@@ -405,6 +408,14 @@ class DetectionService:
         rejected, self._rejected_alerts = self._rejected_alerts, []
         for item in rejected:
             source = item.source
+            key = (source.topic(), source.partition())
+            if not self._offsets.is_current(key, item.generation):
+                # The partition was revoked or lost since: whoever reads the message again handles it.
+                logger.info(
+                    "not dead-lettering %s/%d/%d after its alert was rejected: the partition is no longer assigned "
+                    "as it was, and the message will be read again", source.topic(), source.partition(), source.offset(),
+                )
+                continue
             try:
                 self._dead_letter(source, "alert_rejected", item.describe(self._settings.output_topic))
             except KafkaException as exc:
@@ -417,7 +428,7 @@ class DetectionService:
                 self._fatal_error = f"producing a dead letter failed: {exc}"
                 continue
             # From here the dead letter, not the rejected alert, keeps the source offset from being stored.
-            self._offsets.acknowledge((source.topic(), source.partition()), source.offset())
+            self._offsets.acknowledge(key, source.offset())
             self._metrics.count_dead_letter("alert_rejected", 1)
             self._totals["dead_lettered"] += 1
         return len(rejected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stream.kafka.delivery import DeliveryTracker
 from stream.kafka.offsets import OffsetTracker
 
 KEY = ("events", 0)
@@ -123,3 +124,55 @@ def test_offsets_done_through_last_message_pending() -> None:
 
     assert before == {KEY: 9}
     assert after == {KEY: 10}
+
+
+def _reassigned_with_pending_record(tracker: OffsetTracker) -> int:
+    """Produce a record for offset 5, lose the partition, read offset 5 again; return the old generation."""
+    tracker.add(KEY, 5, 0)
+    tracker.add_record(KEY, 5)
+    old_generation = tracker.generation(KEY)
+    tracker.forget([KEY])
+    tracker.add(KEY, 5, 0)
+    tracker.add_record(KEY, 5)
+    tracker.take_ready()
+    return old_generation
+
+
+def test_offsets_ignore_report_of_forgotten_assignment() -> None:
+    tracker = OffsetTracker()
+    old_generation = _reassigned_with_pending_record(tracker)
+
+    tracker.acknowledge(KEY, 5, old_generation)
+    stale = tracker.take_ready()
+    tracker.acknowledge(KEY, 5, tracker.generation(KEY))
+    current = tracker.take_ready()
+
+    assert stale == {}
+    assert current == {KEY: 6}
+
+
+def test_offsets_ignore_failure_of_forgotten_assignment() -> None:
+    tracker = OffsetTracker()
+    old_generation = _reassigned_with_pending_record(tracker)
+
+    tracker.fail(KEY, 5, old_generation)
+    tracker.acknowledge(KEY, 5, tracker.generation(KEY))
+
+    assert tracker.take_ready() == {KEY: 6}
+
+
+def test_delivery_callback_after_forget_ignored() -> None:
+    tracker = OffsetTracker()
+    deliveries = DeliveryTracker(tracker)
+    tracker.add(KEY, 5, 0)
+    tracker.add_record(KEY, 5)
+    late_callback = deliveries.callback(KEY[0], KEY[1], 5, None, True)
+    tracker.forget([KEY])
+    tracker.add(KEY, 5, 0)
+    tracker.add_record(KEY, 5)
+
+    late_callback(None, None)
+
+    # Only the messages before offset 5 are done: its record of the new assignment is still in flight.
+    assert tracker.take_ready() == {KEY: 5}
+    assert tracker.in_flight() == 1

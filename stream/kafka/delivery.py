@@ -38,15 +38,17 @@ class DeliveryTracker:
     ) -> Callable[[Any, Any], None]:
         """Return the delivery callback for one record produced for the given source message."""
         key = (source_topic, source_partition)
+        # A report that arrives after the partition was revoked or lost must not touch a later assignment.
+        generation = self.offsets.generation(key)
 
         def on_delivery(error: Any, message: Any) -> None:
             if error is not None:
-                self.offsets.fail(key, source_offset)
+                self.offsets.fail(key, source_offset, generation)
                 self.failures.append(
                     DeliveryFailure(message.topic(), source_topic, source_partition, source_offset, str(error))
                 )
                 return
-            self.offsets.acknowledge(key, source_offset)
+            self.offsets.acknowledge(key, source_offset, generation)
             if is_alert and timestamp_ms is not None:
                 self.acknowledged_alert_timestamps.append(timestamp_ms)
 

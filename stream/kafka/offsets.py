@@ -15,6 +15,12 @@ class OffsetTracker:
     partition, the offset after the longest prefix of fully acknowledged
     messages, which is the offset to store. A failed record blocks its
     partition at that message for good.
+
+    Each partition has a generation that :meth:`forget` advances. Delivery
+    reports carry the generation of the moment their record was produced,
+    and reports of an older generation are ignored: they belong to an
+    assignment that was revoked or lost, and must not settle messages that
+    a later assignment read again at the same offsets.
     """
 
     def __init__(self) -> None:
@@ -23,6 +29,15 @@ class OffsetTracker:
         self._blocked: dict[PartitionKey, int] = {}
         # Offsets of partitions whose every consumed message is fully acknowledged.
         self._settled: dict[PartitionKey, int] = {}
+        self._generations: dict[PartitionKey, int] = {}
+
+    def generation(self, key: PartitionKey) -> int:
+        """Return the partition's current generation, to pass back with its delivery reports."""
+        return self._generations.get(key, 0)
+
+    def is_current(self, key: PartitionKey, generation: int | None) -> bool:
+        """Return whether a report of ``generation`` (None: the current one) still applies to the partition."""
+        return generation is None or generation == self._generations.get(key, 0)
 
     def add(self, key: PartitionKey, offset: int, records: int) -> None:
         """Record a consumed message and the number of records produced for it."""
@@ -61,14 +76,18 @@ class OffsetTracker:
         self._order.setdefault(key, deque()).append(offset)
         self._remaining.setdefault(key, {})[offset] = 1
 
-    def acknowledge(self, key: PartitionKey, offset: int) -> None:
-        """Note that one record of the message at ``offset`` was acknowledged."""
+    def acknowledge(self, key: PartitionKey, offset: int, generation: int | None = None) -> None:
+        """Note that one record of the message at ``offset`` was acknowledged; ignored for an older ``generation``."""
+        if not self.is_current(key, generation):
+            return
         remaining = self._remaining.get(key)
         if remaining is not None and offset in remaining:
             remaining[offset] -= 1
 
-    def fail(self, key: PartitionKey, offset: int) -> None:
-        """Note that a record of the message at ``offset`` failed; the partition stops there."""
+    def fail(self, key: PartitionKey, offset: int, generation: int | None = None) -> None:
+        """Note that a record of the message at ``offset`` failed; the partition stops there. Ignored for an older ``generation``."""
+        if not self.is_current(key, generation):
+            return
         self._blocked[key] = min(offset, self._blocked.get(key, offset))
 
     def take_ready(self) -> dict[PartitionKey, int]:
@@ -89,8 +108,13 @@ class OffsetTracker:
         return sum(len(order) for order in self._order.values())
 
     def forget(self, keys: list[PartitionKey]) -> None:
-        """Drop partitions that were revoked; their offsets are no longer ours to store."""
+        """Drop partitions that were revoked or lost; their offsets are no longer ours to store.
+
+        Advances each partition's generation, so that reports of records
+        produced before now are ignored.
+        """
         for key in keys:
+            self._generations[key] = self._generations.get(key, 0) + 1
             self._order.pop(key, None)
             self._remaining.pop(key, None)
             self._blocked.pop(key, None)
