@@ -11,6 +11,7 @@ fields also accept numeric or boolean strings.
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -35,10 +36,16 @@ class FieldKind(Enum):
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """The indexing of one field: its kind and, for text, the ``ignore_above`` limit (``None``: no limit)."""
+    """The indexing of one field: its kind and, for text, the ``ignore_above`` limit (``None``: no limit).
+
+    ``integer`` marks a numeric field mapped as an integer type (``long``),
+    whose fractional values Elasticsearch truncates toward zero when it
+    indexes them.
+    """
 
     kind: FieldKind
     ignore_above: int | None = None
+    integer: bool = False
 
 
 # Top-level ECS and Elastic Defend namespaces whose text fields are keyword
@@ -69,6 +76,8 @@ _NUMBER_LEAVES = frozenset(
     relative_file_creation_time relative_file_name_modify_time zone_identifier risk_score sequence
     unique_pid uid_number gid_number nice""".split()
 )
+# The numeric leaves above that ECS and Elastic Defend map as floating point; the others are long.
+_FLOATING_LEAVES = frozenset({"entropy", "risk_score"})
 _BOOLEAN_LEAVES = frozenset(
     "trusted exists interactive same_as_process is_managed".split()
 )
@@ -84,7 +93,7 @@ def builtin_field_spec(name: str, ignore_above: int = DEFAULT_IGNORE_ABOVE) -> F
     """
     leaf = name.rsplit(".", 1)[-1]
     if leaf in _NUMBER_LEAVES:
-        return FieldSpec(FieldKind.NUMBER)
+        return FieldSpec(FieldKind.NUMBER, integer=leaf not in _FLOATING_LEAVES)
     if leaf in _BOOLEAN_LEAVES:
         return FieldSpec(FieldKind.BOOLEAN)
     if leaf in _IP_LEAVES:
@@ -301,6 +310,8 @@ def make_value_getter(name: str, path: tuple[str, ...], spec: FieldSpec) -> Gett
         if len(path) == 3:
             return _nested_text_fast_path_3(path, spec.ignore_above, full)
         return full
+    if kind is FieldKind.NUMBER and spec.integer:
+        return _converting_getter(raw, name, _to_long, "a whole number in the long range")
     if kind is FieldKind.NUMBER:
         return _converting_getter(raw, name, _to_number, "a number")
     if kind is FieldKind.BOOLEAN:
@@ -432,6 +443,27 @@ def _to_number(value: Any) -> int | float | None:
         except ValueError:
             return None
     return None
+
+
+_LONG_RANGE = range(-(2**63), 2**63)
+
+
+def _to_long(value: Any) -> int | None:
+    """Return the value a long field indexes: a number or numeric text, truncated toward zero, or None.
+
+    Elasticsearch's coerce setting (on by default) truncates fractions, and
+    it rejects values outside the long range, which give None (a type
+    error). Infinite and NaN values give None too; that case was not
+    checked against Elasticsearch.
+    """
+    number = _to_number(value)
+    if number is None:
+        return None
+    if number.__class__ is float:
+        if not math.isfinite(number):
+            return None
+        number = int(number)
+    return number if number in _LONG_RANGE else None
 
 
 def _to_boolean(value: Any) -> bool | None:
