@@ -120,6 +120,8 @@ class DetectionService:
         self._rejected_alerts: list[RejectedAlert] = []
         # When the service subscribed, until it first gets partitions or has logged the wait.
         self._waiting_since: float | None = None
+        # Set once shutdown has waited for deliveries and committed, just before the consumer closes.
+        self._closing = False
 
         extra = settings.kafka_properties()
         self._consumer = Consumer(
@@ -236,6 +238,8 @@ class DetectionService:
             self._fatal_error = f"{undelivered} records were still undelivered at shutdown"
         # Stored offsets only ever cover acknowledged records, so they are safe to commit even after a failure.
         self._commit("shutdown")
+        # close() revokes the partitions, and the deliveries were waited for just above.
+        self._closing = True
         self._consumer.close()
         self._log_totals()
         self._health.set_alive(False, "stopped")
@@ -615,8 +619,9 @@ class DetectionService:
         # new owner of these partitions starts after the last message handled here.
         logger.info("partitions revoked: %s", _describe_partitions(partitions))
         self._metrics.rebalances.labels(kind="revoke").inc()
-        self._wait_for_deliveries(self._settings.shutdown_timeout)
-        self._commit("revocation")
+        if not self._closing:
+            self._wait_for_deliveries(self._settings.shutdown_timeout)
+            self._commit("revocation")
         self._offsets.forget([(tp.topic, tp.partition) for tp in partitions])
         waiting = "stopping" if self._stop_reason is not None else "waiting for a new assignment"
         self._health.set_ready(False, f"partitions revoked, {waiting}")
