@@ -102,7 +102,9 @@ def wildcard_argument_warnings(rule: Rule, query: Query) -> list[str]:
 
     That is a call, with or without ``~``, on a field and a string
     constant that is empty or contains ``*``, ``?`` or a backslash.
-    eql-stream matches such a constant as plain text.
+    eql-stream matches such a constant as plain text. The warning gives the
+    pattern Elasticsearch uses and a ``regex`` condition that matches as
+    it does, because eql-stream's wildcard patterns have no escape.
     """
     warnings = []
     for call in _function_calls(query.condition):
@@ -114,14 +116,46 @@ def wildcard_argument_warnings(rule: Rule, query: Query) -> list[str]:
         if text.value and not any(character in text.value for character in _WILDCARD_CHARACTERS):
             continue
 
-        name = call.name + ("~" if call.case_insensitive else "")
+        suffix = "~" if call.case_insensitive else ""
+        trailing = "*" if call.name == "stringContains" else ""
+        elasticsearch_pattern = f"*{text.value}{trailing}"
         warnings.append(
-            f"rule {rule.display_name!r}: {name}({field.name}, {_eql_string(text.value)}) on line {call.line} of the query matches that "
-            "text literally here, but Elasticsearch reads it as a wildcard pattern ('*' and '?' are wildcards, "
-            "a backslash escapes, and an empty text may match every value), so the rule can match differently; "
-            "to match the same in both, use a ':' or 'like' wildcard pattern instead"
+            f"rule {rule.display_name!r}: {call.name}{suffix}({field.name}, {_eql_string(text.value)}) on line "
+            f"{call.line} of the query matches that text literally here, but Elasticsearch matches the wildcard "
+            f"pattern {elasticsearch_pattern} (where '*' and '?' are wildcards and a backslash makes the next "
+            f"character literal), so the rule can match differently. To match as Elasticsearch does, write "
+            f"{field.name} regex{suffix} {_eql_string(_wildcard_to_regex(elasticsearch_pattern))}"
         )
     return warnings
+
+
+# Characters with a meaning in Lucene's regular expression syntax, which regex and regex~ use.
+_REGEX_RESERVED = frozenset('.?+*|{}[]()"\\#@&<>~')
+
+
+def _wildcard_to_regex(pattern: str) -> str:
+    """Return the Lucene regular expression that matches what the Lucene wildcard ``pattern`` matches."""
+    parts = []
+    position = 0
+    while position < len(pattern):
+        character = pattern[position]
+        if character == "\\" and position + 1 < len(pattern):
+            parts.append(_regex_literal(pattern[position + 1]))
+            position += 2
+            continue
+
+        if character == "*":
+            parts.append(".*")
+        elif character == "?":
+            parts.append(".")
+        else:
+            parts.append(_regex_literal(character))
+        position += 1
+    return "".join(parts)
+
+
+def _regex_literal(character: str) -> str:
+    return f"\\{character}" if character in _REGEX_RESERVED else character
 
 
 def _eql_string(text: str) -> str:

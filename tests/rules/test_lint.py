@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.eql import parse_query
+from stream.eql import compile_query, parse_query
 from stream.rules import Rule
 from stream.rules.lint import ECS_EVENT_CATEGORIES, event_category_warning, rule_warnings, wildcard_argument_warnings
 from stream.ruleset import load_rule_set
@@ -142,4 +142,28 @@ def test_wildcard_argument_warning_table(query: str, expected_calls: list[str]) 
     assert len(warnings) == len(expected_calls)
     for warning, call in zip(warnings, expected_calls):
         assert f"rule 'Lint Test': {call} on line 1 of the query" in warning
-        assert "Elasticsearch reads it as a wildcard pattern" in warning
+        assert "Elasticsearch matches the wildcard pattern" in warning
+
+
+# The rewrite a warning suggests must match what Elasticsearch's wildcard query matches.
+SUGGESTED_REGEX_CASES = [
+    pytest.param('stringContains(process.title, "principal=\\\\*")', "{a=1, principal=*}", True, id="escaped-star-literal"),
+    pytest.param('stringContains(process.title, "principal=\\\\*")', "{principal=abc}", False, id="escaped-star-not-wildcard"),
+    pytest.param('stringContains(process.title, "valuesToAdd=[*]")', "x valuesToAdd=[123] y", True, id="star-wildcard-brackets"),
+    pytest.param('stringContains(process.title, "valuesToAdd=[*]")', "valuesToAdd=123", False, id="brackets-literal"),
+    pytest.param('endsWith(process.title, "?.exe")', "a.exe", True, id="question-mark-one-character"),
+    pytest.param('endsWith(process.title, "?.exe")', ".exe", False, id="question-mark-needs-character"),
+    pytest.param('endsWith~(process.title, "*.EXE")', "cmd.exe", True, id="case-insensitive-regex"),
+    pytest.param('stringContains(process.title, "")', "anything", True, id="empty-matches-all"),
+]
+
+
+@pytest.mark.parametrize(("call", "value", "expected"), SUGGESTED_REGEX_CASES)
+def test_wildcard_warning_suggested_regex(call: str, value: str, expected: bool) -> None:
+    query = f"process where {call}"
+    (warning,) = wildcard_argument_warnings(_rule(query), parse_query(query))
+    suggested = warning.split("To match as Elasticsearch does, write ", 1)[1]
+
+    compiled = compile_query(f"process where {suggested}")
+
+    assert compiled.matches({"event": {"category": ["process"]}, "process": {"title": value}}) is expected
