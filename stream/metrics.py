@@ -139,8 +139,8 @@ class Metrics:
         )
         self.alerts_produced = Counter(
             "eql_stream_alerts_produced_total",
-            "Alerts handed to the producer, counted when their batch is processed. The broker "
-            "acknowledges or rejects them later. Label rule_id: the id of a loaded rule.",
+            "Alerts acknowledged by the broker, counted when the service serves their delivery reports "
+            "(a rejected alert is counted as a dead letter instead). Label rule_id: the id of a loaded rule.",
             ["rule_id"],
             registry=registry,
         )

@@ -122,6 +122,8 @@ class DetectionService:
         self._waiting_since: float | None = None
         # Set once shutdown has waited for deliveries and committed, just before the consumer closes.
         self._closing = False
+        # Alerts the broker acknowledged since the last count, by rule id.
+        self._acknowledged_alerts: Counter[str] = Counter()
 
         extra = settings.kafka_properties()
         self._consumer = Consumer(
@@ -270,7 +272,6 @@ class DetectionService:
         calls, and the prefilter scans all payloads in one call.
         """
         started = time.perf_counter()
-        alerts_by_rule: Counter[str] = Counter()
         dead_letters: Counter[str] = Counter()
 
         consumed, last_offsets = self._batch_positions(messages)
@@ -280,7 +281,7 @@ class DetectionService:
         for index, selected in to_decode:
             message = messages[index]
             add_message((message.topic(), message.partition()), message.offset(), 0)
-            self._handle_message(message, alerts_by_rule, dead_letters, selected)
+            self._handle_message(message, dead_letters, selected)
         # Every skipped message after the last selected one of its partition is done too.
         for key, offset in last_offsets.items():
             self._offsets.add_done_through(key, offset)
@@ -290,7 +291,7 @@ class DetectionService:
             self._prefiltered.subtract(messages[index].topic() for index, _ in to_decode)
         self._producer.poll(0)
         self._store_ready_offsets()
-        self._record_batch_metrics(len(messages), consumed, alerts_by_rule, dead_letters, started)
+        self._record_batch_metrics(len(messages), consumed, dead_letters, started)
 
     def _batch_positions(self, messages: list[Message]) -> tuple[Counter[str], dict[tuple[str, int], int]]:
         """Return the number of messages per topic and the last offset per partition, read with C-level ``map``.
@@ -331,7 +332,6 @@ class DetectionService:
     def _handle_message(
         self,
         message: Message,
-        alerts_by_rule: Counter[str],
         dead_letters: Counter[str],
         selected: tuple[int, ...] | None = None,
     ) -> None:
@@ -379,8 +379,6 @@ class DetectionService:
                 rejected = RejectedAlert(message, rule_id, len(value), exc.args[0].str(), self._offsets.generation((topic, partition)))
                 self._dead_letter(message, "alert_rejected", rejected.describe(self._settings.output_topic))
                 dead_letters["alert_rejected"] += 1
-                continue
-            alerts_by_rule[rule_id] += 1
 
     def _alert_delivery_callback(
         self, message: Message, rule_id: str, size: int, timestamp_ms: int | None
@@ -399,6 +397,8 @@ class DetectionService:
             if error is not None and error.code() in _REJECTED_RECORD_ERRORS:
                 self._rejected_alerts.append(RejectedAlert(message, rule_id, size, error.str(), generation))
                 return
+            if error is None:
+                self._acknowledged_alerts[rule_id] += 1
             acknowledge(error, record)
 
         return on_delivery
@@ -486,13 +486,15 @@ class DetectionService:
     def _store_ready_offsets(self) -> None:
         """Store the offsets that every delivery report so far allows; stop on a failed delivery.
 
-        Also records the latency of every alert acknowledged since the last call,
-        and dead-letters the source messages of rejected alerts first.
+        Also records the latency and the count of every alert acknowledged
+        since the last call, and dead-letters the source messages of rejected
+        alerts first.
         """
         self._dead_letter_rejected_alerts()
         acknowledged_at = time.time()
         for timestamp_ms in self._tracker.take_alert_timestamps():
             self._metrics.observe_alert_latency(timestamp_ms, acknowledged_at)
+        self._count_acknowledged_alerts()
 
         failures = self._tracker.take_failures()
         for failure in failures:
@@ -522,6 +524,12 @@ class DetectionService:
             for key, offset in ready.items():
                 self._end_tracker.record(key, offset)
 
+    def _count_acknowledged_alerts(self) -> None:
+        acknowledged, self._acknowledged_alerts = self._acknowledged_alerts, Counter()
+        for rule_id, count in acknowledged.items():
+            self._metrics.alerts_produced.labels(rule_id=rule_id).inc(count)
+            self._totals["alerts"] += count
+
     def _wait_for_deliveries(self, timeout: float) -> int:
         """Serve delivery reports until none is outstanding or ``timeout`` seconds passed, then store offsets.
 
@@ -539,7 +547,6 @@ class DetectionService:
         self,
         size: int,
         consumed: Counter[str],
-        alerts_by_rule: Counter[str],
         dead_letters: Counter[str],
         started: float,
     ) -> None:
@@ -547,15 +554,12 @@ class DetectionService:
         totals = self._totals
         totals["consumed"] += size
         totals["prefiltered"] += sum(self._prefiltered.values())
-        totals["alerts"] += sum(alerts_by_rule.values())
         totals["dead_lettered"] += sum(dead_letters.values())
         for topic, count in consumed.items():
             metrics.events_consumed.labels(topic=topic).inc(count)
         for topic, count in self._prefiltered.items():
             metrics.events_prefiltered.labels(topic=topic).inc(count)
         self._prefiltered.clear()
-        for rule_id, count in alerts_by_rule.items():
-            metrics.alerts_produced.labels(rule_id=rule_id).inc(count)
         for reason, count in dead_letters.items():
             metrics.count_dead_letter(reason, count)
         metrics.batch_size.observe(size)
