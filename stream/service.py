@@ -59,6 +59,9 @@ HEADER_ERROR_MESSAGE = "eql_stream.error.message"
 EXIT_OK = 0
 EXIT_FAILED = 1
 
+# How much of a dead letter's error message its log line shows; the header holds up to 1000 characters.
+_LOGGED_ERROR_CHARACTERS = 500
+
 # How long after subscribing the service waits for its first partitions before it says so in the log.
 ASSIGNMENT_WAIT_LOG_SECONDS = 10.0
 
@@ -80,6 +83,7 @@ class RejectedAlert:
 
     source: Message
     rule_id: str
+    rule_name: str
     size: int
     error: str
     # The source partition's generation in the offset tracker when the alert was produced.
@@ -88,9 +92,9 @@ class RejectedAlert:
     def describe(self, output_topic: str) -> str:
         """Return the dead letter's error message: what was rejected and how to fix it."""
         return (
-            f"the alert of rule {self.rule_id} ({self.size} bytes) was rejected for topic {output_topic!r}: "
-            f"{self.error}. Raise the topic's max.message.bytes (and the producer's message.max.bytes "
-            f"in --kafka-config when the alert is larger than it), then produce this dead letter to the input topic again"
+            f"the alert of rule {self.rule_name!r} ({self.rule_id}, {self.size} bytes) was rejected for topic "
+            f"{output_topic!r}: {self.error}. Raise that topic's max.message.bytes, and message.max.bytes in "
+            f"--kafka-config if the alert exceeds it, then produce this dead letter to the input topic again"
         )
 
 class DetectionService:
@@ -367,7 +371,7 @@ class DetectionService:
                 (HEADER_SOURCE_OFFSET, str(offset)),
             ]
             value = self._codecs.encode_alert(alert)
-            on_delivery = self._alert_delivery_callback(message, rule_id, len(value), timestamp)
+            on_delivery = self._alert_delivery_callback(message, rule_id, compiled.rule.name, len(value), timestamp)
             try:
                 self._produce(message, self._settings.output_topic, alert["kibana.alert.uuid"], value, headers, on_delivery)
             except KafkaException as exc:
@@ -376,12 +380,13 @@ class DetectionService:
                 # The alert was rejected before it was queued, so it gets no delivery report: the
                 # dead letter produced next takes over from its record.
                 self._offsets.acknowledge((topic, partition), offset)
-                rejected = RejectedAlert(message, rule_id, len(value), exc.args[0].str(), self._offsets.generation((topic, partition)))
+                generation = self._offsets.generation((topic, partition))
+                rejected = RejectedAlert(message, rule_id, compiled.rule.name, len(value), exc.args[0].str(), generation)
                 self._dead_letter(message, "alert_rejected", rejected.describe(self._settings.output_topic))
                 dead_letters["alert_rejected"] += 1
 
     def _alert_delivery_callback(
-        self, message: Message, rule_id: str, size: int, timestamp_ms: int | None
+        self, message: Message, rule_id: str, rule_name: str, size: int, timestamp_ms: int | None
     ) -> Callable[[KafkaError | None, Message], None]:
         """Return the delivery callback of one alert record produced for ``message``.
 
@@ -395,7 +400,7 @@ class DetectionService:
 
         def on_delivery(error: KafkaError | None, record: Message) -> None:
             if error is not None and error.code() in _REJECTED_RECORD_ERRORS:
-                self._rejected_alerts.append(RejectedAlert(message, rule_id, size, error.str(), generation))
+                self._rejected_alerts.append(RejectedAlert(message, rule_id, rule_name, size, error.str(), generation))
                 return
             if error is None:
                 self._acknowledged_alerts[rule_id] += 1
@@ -462,7 +467,8 @@ class DetectionService:
         if held_back is None:
             return
         since = f" ({held_back} more with this reason since the last such line)" if held_back else ""
-        logger.warning("dead-lettered %s, reason %s: %s%s", source, reason, error_message[:300], since)
+        shown = error_message if len(error_message) <= _LOGGED_ERROR_CHARACTERS else error_message[:_LOGGED_ERROR_CHARACTERS] + "..."
+        logger.warning("dead-lettered %s, reason %s: %s%s", source, reason, shown, since)
 
     def _produce(
         self,

@@ -135,6 +135,7 @@ def test_run_dead_letters_alert_too_large(rejected_by: str, kafka_bootstrap, kaf
     assert {record.headers["eql_stream.error.reason"] for record in dead} == {b"alert_rejected"}
     message = dead[0].headers["eql_stream.error.message"].decode()
     assert SHIPPED_RULE_ID in message
+    assert "'Windows System Network Connections Discovery'" in message
     assert "max.message.bytes" in message
     assert read_topic(kafka_bootstrap, output_topic, idle_seconds=1.0) == []
     # The alerts counter counts acknowledged alerts only, so neither rejected alert is in it.
