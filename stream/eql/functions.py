@@ -253,10 +253,11 @@ def _java_double(text: str) -> float | None:
 
 
 def to_number(source: Any, base: Any = None) -> int | float | None:
-    """Parse text as a number, following Elasticsearch's ``number`` function.
+    """Convert a value compared with a number (a literal, or text in a numeric comparison) to a number.
 
-    Returns ``None`` for ``null`` input and for text that does not parse
-    (Elasticsearch fails the search there; eql-stream makes the leaf false).
+    More lenient than :func:`parse_number`, which the ``number`` function
+    uses: Python's ``int`` and ``float`` grammars, and a ``0x`` prefix in
+    any base. Returns ``None`` for ``null`` and for text that does not parse.
     """
     if source is None:
         return None
