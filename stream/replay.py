@@ -25,7 +25,12 @@ class ReplaySummary:
 
     def describe(self) -> str:
         """Return the one-line summary printed at the end of a replay."""
-        return f"replay: {self.events} events read, {self.alerts} alerts, {self.skipped} lines skipped"
+        counts = (_count(self.events, "event") + " read", _count(self.alerts, "alert"), _count(self.skipped, "line") + " skipped")
+        return "replay: " + ", ".join(counts)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def replay_stream(

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from stream.replay import ReplaySummary
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 CORPUS = REPOSITORY / "tests" / "data" / "network-discovery-labelled.jsonl"
 
@@ -117,7 +119,7 @@ def test_replay_malformed_lines_reported_and_skipped() -> None:
     assert "<stdin>:1: skipped (invalid_json)" in errors
     assert "<stdin>:3: skipped (not_an_object)" in errors
     assert "<stdin>:5: skipped (invalid_utf8)" in errors
-    assert "1 events read" in errors
+    assert "1 event read" in errors
     assert "3 lines skipped" in errors
 
 
@@ -248,3 +250,14 @@ def test_replay_warns_on_unknown_category() -> None:
     assert finished.returncode == 0
     assert b"warning: rule 'command-line query': event category 'proces'" in finished.stderr
     assert finished.stdout == b""
+
+
+REPLAY_SUMMARY_CASES = [
+    pytest.param(ReplaySummary(62, 8, 0), "replay: 62 events read, 8 alerts, 0 lines skipped", id="plural"),
+    pytest.param(ReplaySummary(1, 1, 1), "replay: 1 event read, 1 alert, 1 line skipped", id="singular"),
+]
+
+
+@pytest.mark.parametrize(("summary", "expected"), REPLAY_SUMMARY_CASES)
+def test_replay_summary_describe(summary: ReplaySummary, expected: str) -> None:
+    assert summary.describe() == expected
