@@ -201,7 +201,6 @@ def to_string(value: Any) -> str | None:
 # Java's Long range, and the text forms that Long.valueOf and Double.valueOf accept. Java trims
 # every character up to U+0020 before it parses a double, and none before it parses a long.
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
-_JAVA_LONG_TEXT = re.compile(r"[+-]?[0-9]+")
 _JAVA_RADIX_TEXT = re.compile(r"[+-]?[0-9A-Za-z]+")
 _JAVA_DOUBLE_TEXT = re.compile(r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?)")
 _JAVA_TRIMMED = "".join(map(chr, range(0x21)))
@@ -218,12 +217,9 @@ def parse_number(source: Any, base: Any = None) -> int | float | None:
     Returns ``None`` for ``null`` and for text that does not parse, where
     Elasticsearch fails the search and eql-stream makes the leaf false.
     """
-    if source is None:
-        return None
-    if _is_number(source):
-        return source
-    text = text_of(source)
-    assert text is not None
+    text = _number_or_text(source)
+    if not isinstance(text, str):
+        return text
 
     radix = 10 if base is None else int(base)
     if text.startswith("0x") and base in (None, 16):
@@ -231,8 +227,17 @@ def parse_number(source: Any, base: Any = None) -> int | float | None:
     if radix != 10:
         return _java_long(text, radix)
 
-    whole = _java_long(text, 10) if _JAVA_LONG_TEXT.fullmatch(text) else None
+    whole = _java_long(text, 10)
     return whole if whole is not None else _java_double(text)
+
+
+def _number_or_text(source: Any) -> int | float | str | None:
+    """Return ``source`` itself when it is null or a number, else its text."""
+    if source is None or _is_number(source):
+        return source
+    text = text_of(source)
+    assert text is not None
+    return text
 
 
 def _java_long(text: str, radix: int) -> int | None:
@@ -259,12 +264,10 @@ def to_number(source: Any, base: Any = None) -> int | float | None:
     uses: Python's ``int`` and ``float`` grammars, and a ``0x`` prefix in
     any base. Returns ``None`` for ``null`` and for text that does not parse.
     """
-    if source is None:
-        return None
-    if _is_number(source):
-        return source
-    text = text_of(source)
-    assert text is not None
+    text = _number_or_text(source)
+    if not isinstance(text, str):
+        return text
+
     radix = 10 if base is None else int(base)
     try:
         if text.startswith("0x"):
@@ -291,7 +294,7 @@ def cidr_match(address: Any, networks: tuple[ipaddress.IPv4Network | ipaddress.I
         parsed = parsed.ipv4_mapped
     if any(parsed in network for network in networks):
         return True
-    # Elasticsearch holds an IPv4 address as its IPv4-mapped IPv6 form, so an IPv6 block can contain it.
+    # Elasticsearch stores an IPv4 address as its IPv4-mapped IPv6 form, so an IPv6 block can contain it.
     if isinstance(parsed, ipaddress.IPv4Address):
         mapped = ipaddress.IPv6Address(b"\x00" * 10 + b"\xff\xff" + parsed.packed)
         return any(mapped in network for network in networks if network.version == 6)
