@@ -62,7 +62,7 @@ EXIT_FAILED = 1
 # How much of a dead letter's error message its log line shows; the header holds up to 1000 characters.
 _LOGGED_ERROR_CHARACTERS = 500
 
-# How long after subscribing the service waits for its first partitions before it says so in the log.
+# How long after subscribing the service waits for its first partitions before it logs the wait.
 ASSIGNMENT_WAIT_LOG_SECONDS = 10.0
 
 # Errors of librdkafka's store_offsets for a partition this consumer does not own: _STATE
@@ -240,7 +240,7 @@ class DetectionService:
         self._health.set_ready(False, "stopping")
         undelivered = self._wait_for_deliveries(self._settings.shutdown_timeout)
         if undelivered and self._fatal_error is None:
-            # Nothing is lost, because their messages are read again after a restart, but the run did not finish its work.
+            # Their offsets are not stored, so a restart reads their messages again. The run still failed to finish its work.
             self._fatal_error = f"{undelivered} records were still undelivered at shutdown"
         # Stored offsets only ever cover acknowledged records, so they are safe to commit even after a failure.
         self._commit("shutdown")
@@ -414,12 +414,14 @@ class DetectionService:
         Runs outside the producer's callbacks, because producing may have to
         serve delivery reports to make room in the local queue.
         """
+        if not self._rejected_alerts:
+            return 0
         rejected, self._rejected_alerts = self._rejected_alerts, []
         for item in rejected:
             source = item.source
             key = (source.topic(), source.partition())
             if not self._offsets.is_current(key, item.generation):
-                # The partition was revoked or lost since: whoever reads the message again handles it.
+                # The partition was revoked or lost since, so the consumer that reads the message again handles it.
                 logger.info(
                     "not dead-lettering %s/%d/%d after its alert was rejected: the partition is no longer assigned "
                     "as it was, and the message will be read again", source.topic(), source.partition(), source.offset(),
@@ -467,8 +469,10 @@ class DetectionService:
         if held_back is None:
             return
         since = f" ({held_back} more with this reason since the last such line)" if held_back else ""
-        shown = error_message if len(error_message) <= _LOGGED_ERROR_CHARACTERS else error_message[:_LOGGED_ERROR_CHARACTERS] + "..."
-        logger.warning("dead-lettered %s, reason %s: %s%s", source, reason, shown, since)
+        logged_message = error_message
+        if len(logged_message) > _LOGGED_ERROR_CHARACTERS:
+            logged_message = logged_message[:_LOGGED_ERROR_CHARACTERS] + "..."
+        logger.warning("dead-lettered %s, reason %s: %s%s", source, reason, logged_message, since)
 
     def _produce(
         self,
@@ -531,6 +535,8 @@ class DetectionService:
                 self._end_tracker.record(key, offset)
 
     def _count_acknowledged_alerts(self) -> None:
+        if not self._acknowledged_alerts:
+            return
         acknowledged, self._acknowledged_alerts = self._acknowledged_alerts, Counter()
         for rule_id, count in acknowledged.items():
             self._metrics.alerts_produced.labels(rule_id=rule_id).inc(count)
