@@ -156,9 +156,10 @@ def watch_parent(
 
     When the parent exits, even by ``kill -9``, the kernel gives its children
     a new parent (init or a subreaper), so ``os.getppid()`` changes. The check
-    runs every ``interval`` seconds. ``stop`` receives the reason. It is
-    called at most once, from the watching thread, so it must be safe to call
-    from any thread. Returns a function that ends the watch.
+    runs every ``interval`` seconds. ``stop`` receives the reason and is
+    called at most once (the thread ends after calling it), from the
+    watching thread, so it must be thread-safe. Returns a function that ends
+    the watch.
     """
     cancelled = threading.Event()
 

@@ -77,7 +77,7 @@ class OffsetTracker:
         self._remaining.setdefault(key, {})[offset] = 1
 
     def acknowledge(self, key: PartitionKey, offset: int, generation: int | None = None) -> None:
-        """Note that one record of the message at ``offset`` was acknowledged; ignored for an older ``generation``."""
+        """Note that one record of the message at ``offset`` was acknowledged, unless ``generation`` is an older one."""
         if not self.is_current(key, generation):
             return
         remaining = self._remaining.get(key)
@@ -85,7 +85,7 @@ class OffsetTracker:
             remaining[offset] -= 1
 
     def fail(self, key: PartitionKey, offset: int, generation: int | None = None) -> None:
-        """Note that a record of the message at ``offset`` failed; the partition stops there. Ignored for an older ``generation``."""
+        """Note that a record of the message at ``offset`` failed, so the partition stops there (unless ``generation`` is an older one)."""
         if not self.is_current(key, generation):
             return
         self._blocked[key] = min(offset, self._blocked.get(key, offset))
@@ -108,7 +108,7 @@ class OffsetTracker:
         return sum(len(order) for order in self._order.values())
 
     def forget(self, keys: list[PartitionKey]) -> None:
-        """Drop partitions that were revoked or lost; their offsets are no longer ours to store.
+        """Drop partitions that were revoked or lost, because their offsets are no longer ours to store.
 
         Advances each partition's generation, so that reports of records
         produced before now are ignored.

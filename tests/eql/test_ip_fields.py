@@ -1,6 +1,6 @@
 """IP fields compare as addresses, as Elasticsearch indexes them, not as the text of the event.
 
-Elasticsearch holds every address in 16 bytes, an IPv4 address as its
+Elasticsearch stores every address in 16 bytes, an IPv4 address as its
 IPv4-mapped IPv6 form. So ``10.1.2.3`` and ``::ffff:10.1.2.3`` are one value,
 and the case and zero compression of IPv6 text do not matter. Ranges follow
 the bytes, and an IPv6 block can contain an IPv4 address.

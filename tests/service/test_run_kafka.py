@@ -309,7 +309,7 @@ def _start_two_workers(bootstrap: str, topics, group_id: str, tmp_path: Path) ->
 @pytest.mark.kafka
 def test_run_logs_long_wait_for_partitions(kafka_bootstrap, service_topics_factory, kafka_group_id, tmp_path: Path) -> None:
     topics = service_topics_factory()
-    # A member that joined first holds the only partition and then stops polling, like a hung
+    # A member that joined first gets the only partition and then stops polling, like a hung
     # process, so the rebalance that the service's join starts cannot finish.
     # After max.poll.interval.ms without a poll it leaves the group by itself, long after this test ends.
     holder = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": kafka_group_id, "max.poll.interval.ms": 60000})
