@@ -56,6 +56,15 @@ def field_ecs_name(field: dict[str, Any]) -> str:
     return str(field.get(ECS_NAME, field["name"]))
 
 
+def flatten_into(target: dict[str, Any], prefix: str, value: Any) -> None:
+    """Add ``value`` to ``target`` under ``prefix``, with each nested object's keys joined to it by dots."""
+    if type(value) is dict:
+        for key, item in value.items():
+            flatten_into(target, f"{prefix}.{key}", item)
+    else:
+        target[prefix] = value
+
+
 class EncoderBuilder:
     """Builder of the ECS-to-Avro conversion closures, one per named record."""
 

@@ -21,13 +21,15 @@ import json
 import logging
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import fastavro
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastavro.read import SchemaResolutionError
 
 from stream.codecs.avro_names import Leftovers
+from stream.codecs.avro_reader import READ_ERRORS as COMPILED_READ_ERRORS
+from stream.codecs.avro_reader import EcsReader
 from stream.codecs.avro_schema import ALERT_SCHEMA, PROCESS_EVENT_SCHEMA, AvroSchema, load_shipped_schema
 from stream.codecs.registry import WriterSchemaCache, frame, register_schema, unframe
 from stream.errors import ConfigError, DecodeError
@@ -67,7 +69,7 @@ class AvroEventDecoder:
             or the reader schema's top level is not a record.
     """
 
-    __slots__ = ("_reader", "_convert", "_plain", "_registry", "_by_id")
+    __slots__ = ("_reader", "_convert", "_merge_extra", "_plain", "_registry", "_by_id")
 
     def __init__(
         self,
@@ -85,9 +87,10 @@ class AvroEventDecoder:
         if writer_schema is not None:
             check_writer_schema(writer_schema, self._reader)
         self._convert = self._reader.converter.to_ecs
-        self._plain = None if writer_schema is None else self._read_arguments(writer_schema)
+        self._merge_extra = self._reader.converter.merge_extra
+        self._plain = None if writer_schema is None else self._read_plan(writer_schema)
         self._registry = None if registry is None else WriterSchemaCache(registry)
-        self._by_id: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+        self._by_id: dict[int, _ReadPlan] = {}
 
     @property
     def framed(self) -> bool:
@@ -110,13 +113,15 @@ class AvroEventDecoder:
             KafkaServiceError: the Schema Registry could not be reached.
         """
         if self._plain is not None:
-            writer, reader = self._plain
+            plan = self._plain
             body: bytes | memoryview = payload
         else:
             schema_id, body = unframe(payload)
-            writer, reader = self._for_schema_id(schema_id)
+            plan = self._for_schema_id(schema_id)
 
-        record = _read_record(body, writer, reader)
+        if plan.compiled is not None:
+            return self._merge_extra(_read_compiled(body, plan.compiled))
+        record = _read_record(body, plan.writer, plan.reader)
         return self._convert(record)
 
     def has_known_schema(self, payload: bytes) -> bool:
@@ -127,20 +132,28 @@ class AvroEventDecoder:
         """
         return len(payload) > 5 and payload[0] == 0 and int.from_bytes(payload[1:5], "big") in self._by_id
 
-    def _for_schema_id(self, schema_id: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        arguments = self._by_id.get(schema_id)
-        if arguments is None:
+    def _for_schema_id(self, schema_id: int) -> _ReadPlan:
+        plan = self._by_id.get(schema_id)
+        if plan is None:
             assert self._registry is not None
-            arguments = self._read_arguments(self._registry.get(schema_id))
-            self._by_id[schema_id] = arguments
-        return arguments
+            plan = self._read_plan(self._registry.get(schema_id))
+            self._by_id[schema_id] = plan
+        return plan
 
-    def _read_arguments(self, writer: AvroSchema) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        # Schema resolution costs time per record, so it is skipped when both schemas
-        # read and write the same bytes.
+    def _read_plan(self, writer: AvroSchema) -> _ReadPlan:
+        # When both schemas read and write the same bytes, schema resolution is skipped, and
+        # the reader schema's compiled reader (which knows its ECS names) reads the records.
         if writer.canonical_form == self._reader.canonical_form:
-            return writer.parsed, None
-        return writer.parsed, self._reader.parsed
+            return _ReadPlan(writer.parsed, None, self._reader.ecs_reader)
+        return _ReadPlan(writer.parsed, self._reader.parsed, None)
+
+
+class _ReadPlan(NamedTuple):
+    """How records of one writer schema are read: compiled, or by fastavro with an optional reader schema."""
+
+    writer: dict[str, Any]
+    reader: dict[str, Any] | None
+    compiled: EcsReader | None
 
 
 def check_writer_schema(writer: AvroSchema, reader: AvroSchema | None = None) -> None:
@@ -198,6 +211,25 @@ def _read_record(body: bytes | memoryview, writer: dict[str, Any], reader: dict[
     if not isinstance(record, dict):
         raise DecodeError("invalid_avro", f"the writer schema's top level is not a record but {type(record).__name__}")
     return record
+
+
+def _read_compiled(body: bytes | memoryview, read: EcsReader) -> dict[str, Any]:
+    payload = bytes(body) if isinstance(body, memoryview) else body
+    try:
+        document, end = read(payload)
+    except IndexError:
+        raise DecodeError(
+            "invalid_avro", "the payload ends in the middle of an Avro record of the writer schema: it is truncated, "
+            "or was written with another schema"
+        ) from None
+    except COMPILED_READ_ERRORS as exc:
+        raise DecodeError(
+            "invalid_avro", f"the payload is not a valid Avro record of the writer schema: {_summary(exc)}"
+        ) from None
+
+    if end != len(payload):
+        raise DecodeError("invalid_avro", f"the payload has {len(payload) - end} bytes after the end of the Avro record")
+    return document
 
 
 def _summary(exc: Exception, limit: int = 200) -> str:

@@ -31,6 +31,7 @@ from stream.codecs._avro_encoding import (
     EncoderBuilder,
     Leftovers,
     field_ecs_name,
+    flatten_into,
     non_null_branches,
 )
 from stream.errors import ConfigError, DecodeError
@@ -72,7 +73,14 @@ class EcsConverter:
                 not a JSON object.
         """
         assert self._to_ecs is not None
-        document: dict[str, Any] = self._to_ecs(record)
+        return self.merge_extra(self._to_ecs(record))
+
+    def merge_extra(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Replace the ``ecs_extra`` field of a converted ``document`` by the values it holds, in place.
+
+        Raises:
+            DecodeError: reason ``invalid_avro`` when the field is not a JSON object.
+        """
         if self._extra_field is not None:
             extra = document.pop(self._extra_field, None)
             if extra is not None:
@@ -204,18 +212,10 @@ def _record_to_ecs(
                 document[ecs_name] = document.pop(avro_name)
         for ecs_name in flattened:
             if ecs_name in document:
-                _flatten_into(document, ecs_name, document.pop(ecs_name))
+                flatten_into(document, ecs_name, document.pop(ecs_name))
         return document
 
     return convert
-
-
-def _flatten_into(target: dict[str, Any], prefix: str, value: Any) -> None:
-    if type(value) is dict:
-        for key, item in value.items():
-            _flatten_into(target, f"{prefix}.{key}", item)
-    else:
-        target[prefix] = value
 
 
 def _array_to_ecs(item: ToEcs) -> ToEcs:

@@ -21,6 +21,7 @@ import fastavro
 from fastavro.schema import SchemaParseException, UnknownType, to_parsing_canonical_form
 
 from stream.codecs.avro_names import EcsConverter
+from stream.codecs.avro_reader import EcsReader, compile_ecs_reader
 from stream.errors import ConfigError
 
 __all__ = [
@@ -78,6 +79,14 @@ class AvroSchema:
         Raises ConfigError when the schema's top level is not a record.
         """
         return EcsConverter(self.parsed)
+
+    @cached_property
+    def ecs_reader(self) -> EcsReader | None:
+        """The compiled reader of records written with this schema, or None when only fastavro reads them.
+
+        Compiled on first use (see :mod:`stream.codecs.avro_reader`).
+        """
+        return compile_ecs_reader(self.parsed)
 
 
 def load_schema(path: str | Path, *, references: Sequence[str | Path] = ()) -> AvroSchema:
