@@ -545,11 +545,13 @@ class DetectionService:
     def _wait_for_deliveries(self, timeout: float) -> int:
         """Serve delivery reports until none is outstanding or ``timeout`` seconds passed, then store offsets.
 
-        Returns the number of records still undelivered.
+        Returns the number of records still undelivered. The dead letters of
+        alerts rejected during the wait share the same ``timeout``.
         """
+        deadline = time.monotonic() + timeout
         remaining = self._producer.flush(timeout)
         if self._dead_letter_rejected_alerts():
-            remaining = self._producer.flush(timeout)
+            remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
         if remaining:
             logger.error("%d records were still undelivered after %.0f s; their offsets are not stored", remaining, timeout)
         self._store_ready_offsets()

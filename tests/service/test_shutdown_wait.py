@@ -1,0 +1,53 @@
+"""DetectionService: the wait for deliveries at a stop or revocation keeps to one timeout."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from stream.config_loading import load_settings
+from stream.health import HealthState
+from stream.metrics import Metrics
+from stream.ruleset import load_rule_set
+from stream.service import DetectionService
+
+
+class _SlowFlushProducer:
+    """The service's producer, with a flush that uses its whole timeout and leaves a record undelivered."""
+
+    def __init__(self, producer: object) -> None:
+        self._producer = producer
+        self.flush_timeouts: list[float] = []
+
+    def flush(self, timeout: float) -> int:
+        self.flush_timeouts.append(timeout)
+        time.sleep(timeout)
+        return 1
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._producer, name)
+
+
+@pytest.mark.kafka
+def test_wait_for_deliveries_one_timeout(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
+    topics = service_topics_factory()
+    flags = {"bootstrap_servers": kafka_bootstrap, "input_topics": [topics.input], "output_topic": topics.output, "group_id": kafka_group_id}
+    metrics = Metrics(CollectorRegistry())
+    service = DetectionService(load_settings(flags, {}, None), load_rule_set()[0], metrics, HealthState(ready_gauge=metrics.ready))
+    producer = _SlowFlushProducer(service._producer)
+    service._producer = producer  # type: ignore[assignment]
+    # As if an alert had been rejected during the first flush, so that its dead letter needs a second one.
+    service._dead_letter_rejected_alerts = lambda: 1  # type: ignore[method-assign]
+
+    started = time.monotonic()
+    try:
+        undelivered = service._wait_for_deliveries(0.5)
+    finally:
+        service._consumer.close()
+
+    assert undelivered == 1
+    assert producer.flush_timeouts[0] == 0.5
+    assert producer.flush_timeouts[1] < 0.05
+    assert time.monotonic() - started < 0.9
