@@ -126,7 +126,10 @@ class MatcherGenerator:
         literal = right.value
         if self._compiler.options.schema.spec(field.name).kind is FieldKind.IP:
             # IP values are read in canonical form, so the literal must be too (see canonical_ip_text).
-            literal = canonical_ip_text(literal) or literal
+            # An address block is left to the closure.
+            literal = canonical_ip_text(literal)
+            if literal is None:
+                return None
         test = f"{self._constant(literal)} in {self._values_of(field)}"
         return test if node.op == "==" else f"not ({test})"
 

@@ -21,11 +21,11 @@ from typing import Any
 
 from stream.eql import ast
 from stream.eql import functions as fn
-from stream.eql.fields import FieldKind, FieldSchema, FieldSpec, Getter, canonical_ip_text, ip_sort_key, make_value_getter
+from stream.eql.fields import FieldKind, FieldSchema, FieldSpec, Getter, ip_sort_key, make_value_getter
 from stream.eql.codegen import MatcherGenerator
 from stream.eql.comparisons import _ORDERING, _compare_constants, _dynamic_test
 from stream.eql.literals import selectivity_rank
-from stream.eql.predicates import compile_membership, compile_text_predicate
+from stream.eql.predicates import compile_membership, compile_text_predicate, ip_terms
 from stream.eql.text import folding_function
 from stream.eql.values import CompiledValue, Event, call_value, constant_value, field_value
 from stream.errors import QueryCompileError
@@ -236,10 +236,12 @@ class _Compiler:
         return lambda event: not is_null(event)
 
     def _comparison_leaf(self, op: str, left: CompiledValue, literal: Any, node: ast.Node) -> Matcher:
-        literal = self._coerce_literal(left, literal, node)
         compare = _ORDERING[op]
-        if op != "==" and left.spec is not None and left.spec.kind is FieldKind.IP:
-            return self._ip_ordering_leaf(compare, left, literal, node)
+        if left.spec is not None and left.spec.kind is FieldKind.IP:
+            if op != "==":
+                return self._ip_ordering_leaf(compare, left, fn.text_of(literal), node)
+            return self._ip_equality_leaf(left, literal, node)
+        literal = self._coerce_literal(left, literal, node)
 
         if left.is_field and op == "==" and left.type != "any":
             getter = left.getter
@@ -260,6 +262,12 @@ class _Compiler:
             return False
 
         return leaf
+
+    def _ip_equality_leaf(self, left: CompiledValue, literal: Any, node: ast.Node) -> Matcher:
+        """Compile ``==`` on an IP field: the same address in any notation, or any address of a block."""
+        terms = ip_terms(left, [literal], self.error_at(node))
+        candidates = left.candidates
+        return lambda event: any(map(terms, candidates(event)))
 
     def _ip_ordering_leaf(self, compare: Callable[[Any, Any], bool], left: CompiledValue, literal: Any, node: ast.Node) -> Matcher:
         """Compile ``<``, ``<=``, ``>`` or ``>=`` on an IP field: addresses in Elasticsearch's order, not their text."""
@@ -283,10 +291,6 @@ class _Compiler:
     def _coerce_literal(self, left: CompiledValue, literal: Any, node: ast.Node) -> Any:
         """Convert a literal to the indexed type of the field it is compared with."""
         kind = left.spec.kind if left.spec else None
-        if kind is FieldKind.IP:
-            text = fn.text_of(literal)
-            # A text that is no address matches no indexed IP value, so it is kept as it is.
-            return (canonical_ip_text(text) or text) if text is not None else None
         if kind in (FieldKind.KEYWORD, FieldKind.WILDCARD):
             return fn.text_of(literal)
         if kind is FieldKind.NUMBER:

@@ -497,6 +497,29 @@ def canonical_ip_text(text: str) -> str | None:
     return str(address)
 
 
+IpTerm = str | ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_ip_term(text: str) -> IpTerm:
+    """Return what ``text`` matches when an IP field is compared with it: one address, or a block.
+
+    Elasticsearch's term query on an IP field reads a text with ``/`` as an
+    address block (``10.0.0.0/8`` matches every address in it), and any
+    other text as one address, returned here in canonical form (see
+    :func:`canonical_ip_text`).
+
+    Raises:
+        ValueError: ``text`` is neither an address nor a block. Elasticsearch
+            rejects such a query, so the rule cannot run there either.
+    """
+    if "/" in text:
+        return ipaddress.ip_network(text, strict=False)
+    canonical = canonical_ip_text(text)
+    if canonical is None:
+        raise ValueError(f"{text!r} is not an IP address")
+    return canonical
+
+
 def ip_sort_key(text: str) -> bytes | None:
     """Return the 16 bytes by which Elasticsearch orders IP addresses (IPv4 as IPv4-mapped IPv6), or None."""
     try:

@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from stream.eql.fields import FieldKind, Getter, canonical_ip_text
-from stream.eql.functions import text_of, to_number
+from stream.eql.fields import FieldKind, Getter, canonical_ip_text, parse_ip_term
+from stream.eql.functions import cidr_match, text_of, to_number
 from stream.eql.lucene_regex import LuceneRegexError, compile_lucene_regex
 from stream.eql.text import fold_ascii, java_equals_ignore_case
 from stream.eql.values import CompiledValue, Event
@@ -162,6 +162,10 @@ def compile_membership(
         booleans = frozenset(literal if isinstance(literal, bool) else literal == "true" for literal in present)
         return _any_member(operand, booleans.__contains__)
 
+    if kind is FieldKind.IP and op == "in":
+        test = ip_terms(operand, present, error)
+        return _any_member(operand, test)
+
     texts = [text_of(literal) for literal in present]
     if kind is FieldKind.IP:
         # Indexed addresses are compared in canonical form. A text that is no address matches none.
@@ -188,6 +192,39 @@ def compile_membership(
         return value in numbers or text_of(value) in exact
 
     return _any_member(operand, member)
+
+
+def ip_terms(operand: CompiledValue, literals: list[Any], error: ErrorFactory) -> Callable[[Any], bool]:
+    """Return the test of one indexed IP value against the literals of ``==`` or ``in`` on an IP field.
+
+    As in Elasticsearch's term query on an IP field, a literal with ``/`` is
+    an address block that matches each address in it, and any other literal
+    one address in any notation (see :func:`parse_ip_term`).
+
+    Raises:
+        QueryCompileError: a literal is neither an address nor a block.
+    """
+    addresses = set()
+    networks = []
+    for literal in literals:
+        text = text_of(literal)
+        try:
+            term = parse_ip_term(text) if text is not None else None
+        except ValueError:
+            raise error(
+                f"invalid IP address {text!r}: '{operand.field_name}' is an IP field, which Elasticsearch compares "
+                "only with an address such as 10.0.0.1 or a block such as 10.0.0.0/8, and it rejects the query otherwise"
+            ) from None
+        if isinstance(term, str):
+            addresses.add(term)
+        elif term is not None:
+            networks.append(term)
+
+    exact = frozenset(addresses)
+    if not networks:
+        return exact.__contains__
+    blocks = tuple(networks)
+    return lambda value: value in exact or cidr_match(value, blocks) is True
 
 
 def _any_member(operand: CompiledValue, test: Callable[[Any], bool]) -> Matcher:

@@ -3,7 +3,9 @@
 Elasticsearch stores every address in 16 bytes, an IPv4 address as its
 IPv4-mapped IPv6 form. So ``10.1.2.3`` and ``::ffff:10.1.2.3`` are one value,
 and the case and zero compression of IPv6 text do not matter. Ranges follow
-the bytes, and an IPv6 block can contain an IPv4 address.
+the bytes, and an IPv6 block can contain an IPv4 address. As in
+Elasticsearch's term query on an IP field, ``==`` and ``in`` read a literal
+with ``/`` as an address block, and reject a literal that is no address.
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ IP_MATCH_CASES = [
     pytest.param('cidrMatch(source.ip, "::ffff:10.0.0.0/104")', "10.1.2.3", True, id="cidr-mapped-block-ipv4-value"),
     pytest.param('cidrMatch(source.ip, "2001:db8::/32")', "10.1.2.3", False, id="cidr-ipv6-block-ipv4-value"),
     pytest.param('string(source.ip) == "fe80::1"', "FE80:0::1", True, id="string-gives-canonical-form"),
+    pytest.param('source.ip == "10.0.0.0/8"', "10.1.2.3", True, id="equal-block-contains"),
+    pytest.param('source.ip == "10.0.0.0/8"', "11.1.2.3", False, id="equal-block-outside"),
+    pytest.param('source.ip == "10.1.2.3/32"', "::ffff:10.1.2.3", True, id="equal-host-block-mapped-value"),
+    pytest.param('source.ip != "127.0.0.0/8"', "127.0.0.1", False, id="not-equal-block"),
+    pytest.param('source.ip in ("192.0.2.9", "10.1.0.0/16")', "10.1.200.7", True, id="in-with-block"),
+    pytest.param('source.ip in ("192.0.2.9", "10.1.0.0/16")', "10.2.0.1", False, id="in-with-block-outside"),
+    pytest.param('source.ip in ("2001:db8::/32")', "2001:db8:5::1", True, id="in-ipv6-block"),
 ]
 
 
@@ -67,6 +76,16 @@ def test_ip_sort_key_orders_ipv4_inside_mapped_range() -> None:
     assert keys == sorted(keys)
 
 
-def test_ip_range_with_non_address_literal_rejected() -> None:
-    with pytest.raises(QueryError, match="invalid IP address 'abc'"):
-        compile_query('process where source.ip > "abc"')
+@pytest.mark.parametrize(
+    "condition",
+    [
+        pytest.param('source.ip > "abc"', id="range"),
+        pytest.param('source.ip == "abc"', id="equal"),
+        pytest.param('source.ip != "abc"', id="not-equal"),
+        pytest.param('source.ip in ("10.0.0.1", "abc")', id="in"),
+        pytest.param('source.ip == "abc/8"', id="block-of-no-address"),
+    ],
+)
+def test_ip_field_non_address_literal_rejected(condition: str) -> None:
+    with pytest.raises(QueryError, match="invalid IP address 'abc"):
+        compile_query(f"process where {condition}")
