@@ -56,6 +56,9 @@ OCF_MAGIC = b"Obj\x01"
 # a deflate-compressed Object Container File.
 _READ_ERRORS = (EOFError, IndexError, ValueError, OverflowError, SchemaResolutionError, zlib.error)
 
+# A payload of a recursive schema can nest records deeper than Python's recursion limit.
+_TOO_DEEP = "the payload nests records of a recursive schema deeper than the decoder can follow"
+
 
 class AvroEventDecoder:
     """Decoder of Avro messages into ECS event documents.
@@ -142,10 +145,13 @@ class AvroEventDecoder:
 
     def _read_plan(self, writer: AvroSchema) -> _ReadPlan:
         # When both schemas read and write the same bytes, schema resolution is skipped, and
-        # the reader schema's compiled reader (which knows its ECS names) reads the records.
-        if writer.canonical_form == self._reader.canonical_form:
-            return _ReadPlan(writer.parsed, None, self._reader.ecs_reader)
-        return _ReadPlan(writer.parsed, self._reader.parsed, None)
+        # the reader schema's compiled reader (built with its ECS names) reads the records.
+        # The canonical form leaves out logical types, so a writer schema with one (which
+        # fastavro applies, and a compiled reader does not) is read by fastavro.
+        if writer.canonical_form != self._reader.canonical_form:
+            return _ReadPlan(writer.parsed, self._reader.parsed, None)
+        compiled = self._reader.ecs_reader if writer.ecs_reader is not None else None
+        return _ReadPlan(writer.parsed, None, compiled)
 
 
 class _ReadPlan(NamedTuple):
@@ -198,6 +204,8 @@ def _read_record(body: bytes | memoryview, writer: dict[str, Any], reader: dict[
     buffer = io.BytesIO(body)
     try:
         record = fastavro.schemaless_reader(buffer, writer, reader)
+    except RecursionError:
+        raise DecodeError("invalid_avro", _TOO_DEEP) from None
     except _READ_ERRORS as exc:
         raise DecodeError(
             "invalid_avro", f"the payload is not a valid Avro record of the writer schema: {_summary(exc)}"
@@ -217,6 +225,8 @@ def _read_compiled(body: bytes | memoryview, read: EcsReader) -> dict[str, Any]:
     payload = bytes(body) if isinstance(body, memoryview) else body
     try:
         document, end = read(payload)
+    except RecursionError:
+        raise DecodeError("invalid_avro", _TOO_DEEP) from None
     except IndexError:
         raise DecodeError(
             "invalid_avro", "the payload ends in the middle of an Avro record of the writer schema: it is truncated, "

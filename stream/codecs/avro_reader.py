@@ -44,8 +44,10 @@ logger = logging.getLogger(__name__)
 
 # Records are written inline where they occur, so a schema whose record types each use
 # another several times would grow the source exponentially. Beyond this many inline
-# records, fastavro reads the schema. The shipped schemas have 39 (process event) and 50 (alert).
+# records, or this many fields written out, fastavro reads the schema. The shipped schemas
+# have 39 and 50 inline records (process event and alert) and 244 and 318 fields.
 MAX_INLINE_RECORDS = 2_000
+MAX_GENERATED_FIELDS = 20_000
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _ABSENT = object()
@@ -66,12 +68,13 @@ def compile_ecs_reader(parsed_schema: dict[str, Any]) -> EcsReader | None:
     """
     try:
         source, entry = _ReaderSource(parsed_schema.get("__named_schemas", {})).module(parsed_schema)
-        code = compile(source, f"<avro reader {parsed_schema.get('name')}>", "exec")
+        code = compile(source, "<avro reader>", "exec")
     except (_Unsupported, RecursionError):
         return None
-    except SyntaxError as exc:
-        # Python limits how deeply blocks nest, so fastavro reads a schema that nests deeper.
-        logger.debug("schema %s nests too deeply for a compiled reader: %s", parsed_schema.get("name"), exc)
+    except (SyntaxError, ValueError, TypeError, OverflowError, MemoryError) as exc:
+        # Python limits how deeply blocks nest, so fastavro reads a schema that nests deeper. The
+        # other errors come from attribute values that fastavro's parser lets through.
+        logger.debug("no compiled reader for schema %r: %s", parsed_schema.get("name"), exc)
         return None
 
     namespace: dict[str, Any] = {
@@ -108,6 +111,8 @@ class _ReaderSource:
         self._constants: list[str] = []
         self._inlining: list[str] = []
         self._inlined_records = 0
+        self._generated_fields = 0
+        self._enum_constants: dict[str, str] = {}
         self._temporaries = 0
 
     def module(self, schema: dict[str, Any]) -> tuple[str, str]:
@@ -171,6 +176,9 @@ class _ReaderSource:
         The general path drops a null value, and a converted value that is
         an empty object (a record or map of records without values).
         """
+        self._generated_fields += 1
+        if self._generated_fields > MAX_GENERATED_FIELDS:
+            raise _Unsupported
         pad = "    " * depth
         value = self._temporary("value")
         if not self._converted(schema):
@@ -181,7 +189,7 @@ class _ReaderSource:
                 return []
             return [*self._value(schema, value, depth), *self._keep(schema, value, target, depth)]
 
-        branches = _non_null(schema)
+        branches = self._non_null(schema)
         if len(branches) > 1:
             raise _Unsupported
         if schema == ["null", branches[0]] if branches else False:
@@ -243,8 +251,11 @@ class _ReaderSource:
                 f"{pad}{target} = {symbols}[index]",
             ]
         if kind == "fixed":
+            size = resolved.get("size")
+            if type(size) is not int or size < 0:
+                raise _Unsupported
             return [
-                f"{pad}end = pos + {int(resolved['size'])}",
+                f"{pad}end = pos + {size}",
                 f"{pad}if end > limit: _eof()",
                 f"{pad}{target} = bytes(buf[pos:end])",
                 f"{pad}pos = end",
@@ -258,7 +269,7 @@ class _ReaderSource:
     def _union_value(self, schema: list[Any], target: str, depth: int) -> list[str]:
         """Read a union that is an array item or a map value: its null stays a None."""
         pad = "    " * depth
-        branches = _non_null(schema)
+        branches = self._non_null(schema)
         if len(branches) > 1:
             raise _Unsupported
         lines = [*self._union_index(schema, depth), f"{pad}{target} = None"]
@@ -281,6 +292,9 @@ class _ReaderSource:
             f"{pad}    if {count} < 0:",
             f"{pad}        {count} = -{count}",
             *self._long("_", depth + 2),
+            # Each item takes at least a byte unless its type is empty, such as null. A longer
+            # block than the payload is corrupt, or would make a list of billions of items.
+            f"{pad}    if {count} > limit: raise ValueError(f'a block of {{{count}}} items is longer than the payload')",
             f"{pad}    for _ in range({count}):",
         ]
         if keyed:
@@ -356,7 +370,7 @@ class _ReaderSource:
         """Return whether the general path converts values of ``schema`` (see ``_DecoderBuilder.build``)."""
         resolved = self._resolve(schema)
         if isinstance(resolved, list):
-            branches = _non_null(resolved)
+            branches = self._non_null(resolved)
             return len(branches) == 1 and self._converted(branches[0])
         if isinstance(resolved, str):
             return False
@@ -374,9 +388,26 @@ class _ReaderSource:
         return isinstance(resolved, dict) and resolved.get("type") == "record"
 
     def _enum_symbols(self, schema: dict[str, Any]) -> str:
-        name = f"_SYMBOLS_{len(self._constants)}"
-        self._constants.append(f"{name} = {tuple(schema['symbols'])!r}")
+        """Return the name of the constant with the enum's symbols, written once per enum type."""
+        name = self._enum_constants.get(schema["name"])
+        if name is None:
+            name = f"_SYMBOLS_{len(self._constants)}"
+            self._constants.append(f"{name} = {tuple(schema['symbols'])!r}")
+            self._enum_constants[schema["name"]] = name
         return name
+
+    def _non_null(self, schema: Any) -> list[Any]:
+        """Return the branches of a union other than ``"null"``.
+
+        fastavro keeps a null branch written as ``{"type": "null"}``, and the
+        general path then takes it for a value branch, so such a union is
+        left to the general path.
+        """
+        if not isinstance(schema, list):
+            return [schema]
+        if any(isinstance(branch, dict) and branch.get("type") == "null" for branch in schema):
+            raise _Unsupported
+        return [branch for branch in schema if branch != "null"]
 
     def _temporary(self, stem: str) -> str:
         self._temporaries += 1
@@ -391,25 +422,19 @@ def _renames_collide(fields: list[dict[str, Any]]) -> bool:
     return len(set(ecs_names)) != len(ecs_names) or bool(renamed & avro_names)
 
 
-def _non_null(schema: Any) -> list[Any]:
-    if isinstance(schema, list):
-        return [branch for branch in schema if branch != "null"]
-    return [schema]
-
-
 def _read_long(buf: bytes, pos: int) -> tuple[int, int]:
-    """Read a zig-zag varint of any length at ``pos``; return the value and the next offset."""
+    """Read a zig-zag varint of up to 10 bytes at ``pos`` and return the value and the next offset."""
     shift = 0
     value = 0
     while True:
         byte = buf[pos]
         pos += 1
         value |= (byte & 0x7F) << shift
+        if shift == 63 and byte > 1:
+            raise ValueError("a varint exceeds the 64 bits of an Avro long")
         if byte < 0x80:
             return (value >> 1) ^ -(value & 1), pos
         shift += 7
-        if shift > 63:
-            raise ValueError("a varint is longer than 10 bytes")
 
 
 def _read_union_index(buf: bytes, pos: int, branches: int) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream.codecs.avro_codec import AvroEventDecoder, encode_event
-from stream.codecs.avro_reader import READ_ERRORS, compile_ecs_reader
+from stream.codecs.avro_reader import MAX_GENERATED_FIELDS, READ_ERRORS, compile_ecs_reader
 from stream.codecs.avro_schema import ALERT_SCHEMA, PROCESS_EVENT_SCHEMA, AvroSchema, load_shipped_schema, parse_definition
 from stream.errors import DecodeError
 
@@ -162,6 +162,25 @@ def test_compiled_reader_long_values() -> None:
             },
             id="rename-onto-another-field",
         ),
+        pytest.param(
+            {"type": "record", "name": "NullObject", "fields": [{"name": "value", "type": [{"type": "null"}, "string"]}]},
+            id="null-branch-as-type-object",
+        ),
+        pytest.param(
+            {"type": "record", "name": "Odd", "fields": [{"name": "value", "type": {"type": "fixed", "name": "F", "size": "abc"}}]},
+            id="fixed-size-not-a-number",
+        ),
+        pytest.param(
+            {"type": "record", "name": "Odd", "fields": [{"name": "value", "type": {"type": "fixed", "name": "F", "size": -1}}]},
+            id="fixed-size-negative",
+        ),
+        pytest.param(
+            {
+                "type": "record", "name": "Wide",
+                "fields": [{"name": f"f{index}", "type": ["null", "string"]} for index in range(MAX_GENERATED_FIELDS + 1)],
+            },
+            id="more-fields-than-the-limit",
+        ),
     ],
 )
 def test_compile_ecs_reader_unsupported_schema(definition: dict[str, Any]) -> None:
@@ -216,6 +235,53 @@ def test_decoder_logical_type_uses_fastavro() -> None:
     document = AvroEventDecoder(schema, writer_schema=schema).decode(buffer.getvalue())
 
     assert str(document["count"]) == "2022-01-08"
+
+
+def test_decoder_writer_logical_type_uses_fastavro() -> None:
+    reader = parse_definition({"type": "record", "name": "Timed", "fields": [{"name": "at", "type": "long"}]}, source="reader")
+    writer = parse_definition(
+        {"type": "record", "name": "Timed", "fields": [{"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}}]},
+        source="writer",
+    )
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, reader.parsed, {"at": 1_700_000_000_000})
+
+    document = AvroEventDecoder(reader, writer_schema=writer).decode(buffer.getvalue())
+
+    # The writer's logical type applies, as fastavro reads it, although the canonical forms are equal.
+    assert document["at"].isoformat() == "2023-11-14T22:13:20+00:00"
+
+
+def test_decoder_rejects_varint_beyond_64_bits() -> None:
+    schema = load_shipped_schema(PROCESS_EVENT_SCHEMA)
+    payload = encode_event({"process": {"pid": 4242}}, schema)
+    # 4242 is the varint a4 42; ten bytes ending in 08 would be a value of 2**66.
+    corrupt = payload.replace(b"\xa4\x42", b"\x80" * 9 + b"\x08")
+
+    with pytest.raises(DecodeError) as raised:
+        AvroEventDecoder(writer_schema=schema).decode(corrupt)
+
+    assert raised.value.reason == "invalid_avro"
+
+
+@pytest.mark.parametrize(
+    "definition, payload",
+    [
+        pytest.param(_NODE, b"\x00\x02" * 3000 + b"\x00\x00", id="records-nested-beyond-recursion-limit"),
+        pytest.param(
+            {"type": "record", "name": "Nulls", "fields": [{"name": "items", "type": {"type": "array", "items": "null"}}]},
+            b"\x80" * 8 + b"\x40" + b"\x00",
+            id="block-of-2-to-the-62-nulls",
+        ),
+    ],
+)
+def test_decoder_rejects_hostile_payload(definition: dict[str, Any], payload: bytes) -> None:
+    schema = parse_definition(definition, source="test")
+
+    with pytest.raises(DecodeError) as raised:
+        AvroEventDecoder(schema, writer_schema=schema).decode(payload)
+
+    assert raised.value.reason == "invalid_avro"
 
 
 def _valid_payloads() -> list[bytes]:
