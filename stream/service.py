@@ -39,7 +39,7 @@ from stream.health import HealthState
 from stream.kafka.clients import consumer_config, error_code, producer_config
 from stream.kafka.delivery import DeliveryTracker
 from stream.kafka.offsets import OffsetTracker
-from stream.kafka.topic_check import check_topics_exist
+from stream.kafka.topic_check import check_topics_exist, warn_if_output_limit_below_batch
 from stream.log_throttle import LogThrottle
 from stream.kafka.end_offsets import EndTracker, find_end_offsets
 from stream.metrics import Metrics
@@ -162,6 +162,8 @@ class DetectionService:
 
         try:
             checked = check_topics_exist(self._consumer, settings, lambda: self._stop_reason is not None)
+            if checked:
+                warn_if_output_limit_below_batch(settings)
             if checked and settings.until_end:
                 self._end_tracker = EndTracker(find_end_offsets(self._consumer, settings.input_topics))
         except KafkaServiceError as exc:

@@ -44,6 +44,10 @@ _PRODUCER_DEFAULTS = {
     "statistics.interval.ms": 0,
 }
 
+# librdkafka's defaults of the two settings that bound a produced record batch.
+LIBRDKAFKA_BATCH_SIZE = 1_000_000
+LIBRDKAFKA_MESSAGE_MAX_BYTES = 1_000_000
+
 # Properties that only make sense for one client type.
 _PRODUCER_ONLY_PREFIXES = ("linger.ms", "compression.", "batch.", "queue.buffering.", "message.timeout.ms", "retries", "delivery.timeout.ms")
 _CONSUMER_ONLY_PREFIXES = ("queued.", "auto.offset.reset", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "fetch.", "partition.assignment.strategy", "group.", "isolation.level")
@@ -90,6 +94,25 @@ def producer_config(
     if error_callback is not None:
         config["error_cb"] = error_callback
     return config
+
+
+def admin_config(bootstrap_servers: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the configuration of an admin client: the connection and security settings of ``extra``."""
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
+    config.update(
+        {key: value for key, value in extra.items() if not key.startswith(_CONSUMER_ONLY_PREFIXES + _PRODUCER_ONLY_PREFIXES)}
+    )
+    config["logger"] = logging.getLogger(LIBRDKAFKA_LOGGER)
+    return config
+
+
+def producer_batch_limit(extra: Mapping[str, Any]) -> int:
+    """Return the largest record batch, in bytes, that the service's producer builds with ``extra``.
+
+    That is librdkafka's ``batch.size``, capped by its ``message.max.bytes``
+    (both 1,000,000 by default).
+    """
+    return min(int(extra.get("batch.size", LIBRDKAFKA_BATCH_SIZE)), int(extra.get("message.max.bytes", LIBRDKAFKA_MESSAGE_MAX_BYTES)))
 
 
 def check_client_configs(bootstrap_servers: str, group_id: str, extra: Mapping[str, Any]) -> None:

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource
 
 from stream.config import ServiceSettings
 from stream.errors import KafkaServiceError
+from stream.kafka.clients import admin_config, producer_batch_limit
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,39 @@ def check_topics_exist(consumer: Consumer, settings: ServiceSettings, stop_reque
         if metadata is None or metadata.error is not None:
             raise KafkaServiceError(f"topic {topic!r} does not exist: create it, or choose another with {flag}")
     return True
+
+
+def warn_if_output_limit_below_batch(settings: ServiceSettings, timeout: float = 10.0) -> int | None:
+    """Log a warning when the output topic accepts smaller record batches than the producer builds.
+
+    The broker checks ``max.message.bytes`` against a whole record batch,
+    and librdkafka does not split a rejected batch. So with a smaller limit
+    than the producer's batch, batches of several alerts that fit one by one
+    can be rejected, and their source messages are dead-lettered as
+    ``alert_rejected``. Returns the topic's limit in bytes. Returns None when
+    the broker did not give it, for example without the DescribeConfigs
+    permission. The service then starts all the same.
+    """
+    topic = settings.output_topic
+    admin = AdminClient(admin_config(settings.bootstrap_servers, settings.kafka_properties()))
+    try:
+        future = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)], request_timeout=timeout)
+        entries = next(iter(future.values())).result(timeout=timeout)
+        limit = int(entries["max.message.bytes"].value)
+    except (KafkaException, KeyError, TypeError, ValueError, TimeoutError) as exc:
+        logger.info("could not read max.message.bytes of output topic %r, so it is not compared with batch.size: %s", topic, exc)
+        return None
+
+    batch_limit = producer_batch_limit(settings.kafka_properties())
+    if limit < batch_limit:
+        logger.warning(
+            "output topic %r accepts record batches of up to %d bytes (max.message.bytes), but the producer "
+            "builds batches of up to %d bytes (batch.size), and the broker rejects a larger batch as a whole: "
+            "alerts that fit one by one may then be dead-lettered as alert_rejected. Raise the topic's "
+            "max.message.bytes to at least %d, or lower the batch with --kafka-config batch.size=%d",
+            topic, limit, batch_limit, batch_limit, limit,
+        )
+    return limit
 
 
 def read_topic_metadata(
