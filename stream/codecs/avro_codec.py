@@ -20,7 +20,7 @@ import io
 import json
 import logging
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any, NamedTuple
 
 import fastavro
@@ -30,7 +30,7 @@ from fastavro.read import SchemaResolutionError
 from stream.codecs.avro_names import Leftovers
 from stream.codecs.avro_reader import READ_ERRORS as COMPILED_READ_ERRORS
 from stream.codecs.avro_reader import EcsReader
-from stream.codecs.avro_schema import ALERT_SCHEMA, PROCESS_EVENT_SCHEMA, AvroSchema, load_shipped_schema
+from stream.codecs.avro_schema import ALERT_SCHEMA, PROCESS_EVENT_SCHEMA, AvroSchema, load_shipped_schema, parse_definition
 from stream.codecs.registry import WriterSchemaCache, frame, register_schema, unframe
 from stream.errors import ConfigError, DecodeError
 
@@ -144,18 +144,19 @@ class AvroEventDecoder:
         return plan
 
     def _read_plan(self, writer: AvroSchema) -> _ReadPlan:
-        # When both schemas read and write the same bytes, schema resolution is skipped, and
-        # the reader schema's compiled reader (built with its ECS names) reads the records.
-        # The canonical form leaves out logical types, so a writer schema with one (which
-        # fastavro applies, and a compiled reader does not) is read by fastavro.
+        # Values keep their underlying Avro types, as ECS defines the fields, so fastavro reads
+        # with the writer's logical types removed (it would apply them: a long with
+        # timestamp-millis would become a datetime). When both schemas read and write the
+        # same bytes, schema resolution is skipped, and the reader schema's compiled reader
+        # (built with its ECS names) reads the records.
+        plain_writer = writer.without_logical_types.parsed
         if writer.canonical_form != self._reader.canonical_form:
-            return _ReadPlan(writer.parsed, self._reader.parsed, None)
-        compiled = self._reader.ecs_reader if writer.ecs_reader is not None else None
-        return _ReadPlan(writer.parsed, None, compiled)
+            return _ReadPlan(plain_writer, self._reader.parsed, None)
+        return _ReadPlan(plain_writer, None, self._reader.ecs_reader)
 
 
 class _ReadPlan(NamedTuple):
-    """How records of one writer schema are read: compiled, or by fastavro with an optional reader schema."""
+    """The way records of one writer schema are read: compiled, or by fastavro with an optional reader schema."""
 
     writer: dict[str, Any]
     reader: dict[str, Any] | None
@@ -336,28 +337,46 @@ def read_event_file(handle: IO[bytes], reader_schema: AvroSchema | None = None) 
         )
 
     try:
-        records = fastavro.reader(handle, reader_schema=reader_schema.parsed)
-    except SchemaResolutionError as exc:
-        raise DecodeError(
-            "invalid_avro", f"the file's schema does not resolve to {reader_schema.name}: {_summary(exc)}"
-        ) from None
-    except _READ_ERRORS as exc:
+        records = fastavro.reader(handle)
+        writer = parse_definition(json.loads(records.metadata["avro.schema"]), source="the file's header")
+    except _READ_ERRORS + (ConfigError, KeyError, json.JSONDecodeError) as exc:
         raise DecodeError("invalid_framing", f"the file is not an Avro Object Container File: {_summary(exc)}") from None
 
-    convert = reader_schema.converter.to_ecs
+    convert = _file_record_converter(writer, reader_schema)
     iterator = iter(records)
     while True:
         try:
             record = next(iterator)
         except StopIteration:
             return
-        except SchemaResolutionError as exc:
-            raise DecodeError(
-                "invalid_avro", f"the file's schema does not resolve to {reader_schema.name}: {_summary(exc)}"
-            ) from None
         except _READ_ERRORS as exc:
             raise DecodeError("invalid_avro", f"a block of the Avro file is corrupt: {_summary(exc)}") from None
         yield convert(record)
+
+
+def _file_record_converter(writer: AvroSchema, reader: AvroSchema) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Return the conversion of a record that fastavro read with a file's ``writer`` schema into an ECS document.
+
+    A writer schema equal to ``reader`` without logical types gives records
+    of the reader's shape, converted directly. Any other record is written
+    again and read as :class:`AvroEventDecoder` reads a Kafka message, so a
+    file gives the same documents as the same records on a topic: resolved
+    to ``reader``, with logical types ignored.
+
+    Raises:
+        DecodeError: reason ``invalid_avro`` when ``writer`` cannot resolve to ``reader``.
+    """
+    if writer.canonical_form == reader.canonical_form and writer.without_logical_types is writer:
+        return reader.converter.to_ecs
+    try:
+        decoder = AvroEventDecoder(reader, writer_schema=writer)
+    except ConfigError as exc:
+        raise DecodeError("invalid_avro", f"the file's schema does not resolve to {reader.name}: {exc}") from None
+
+    def convert(record: dict[str, Any]) -> dict[str, Any]:
+        return decoder.decode(_write_record(writer, record, b""))
+
+    return convert
 
 
 def _peek(handle: IO[bytes], size: int) -> bytes:

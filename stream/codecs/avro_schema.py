@@ -81,6 +81,25 @@ class AvroSchema:
         return EcsConverter(self.parsed)
 
     @cached_property
+    def without_logical_types(self) -> AvroSchema:
+        """This schema with every ``logicalType`` attribute removed, or the schema itself when it has none.
+
+        Both read and write the same bytes. eql-stream reads Avro values as
+        their underlying types, as the ECS fields define them: a ``long``
+        with ``timestamp-millis`` stays a number, a ``string`` with ``uuid``
+        stays text.
+        """
+        definition = _strip_logical_types(self.definition)
+        if definition == self.definition:
+            return self
+        return parse_definition(definition, source=self.source)
+
+    @cached_property
+    def min_record_size(self) -> int:
+        """The minimum size, in bytes, of an encoded value of this schema (a recursive type counts 0 where it recurs)."""
+        return _min_encoded_size(self.parsed, self.parsed.get("__named_schemas", {}) if isinstance(self.parsed, dict) else {}, set())
+
+    @cached_property
     def ecs_reader(self) -> EcsReader | None:
         """The compiled reader of records written with this schema, or None when only fastavro reads them.
 
@@ -146,6 +165,42 @@ def parse_definition(definition: Any, *, source: str) -> AvroSchema:
 
     name = parsed.get("name", parsed.get("type")) if isinstance(parsed, dict) else str(parsed)
     return AvroSchema(name=str(name), source=source, definition=definition, parsed=parsed)
+
+
+def _strip_logical_types(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _strip_logical_types(value) for key, value in node.items() if key != "logicalType"}
+    if isinstance(node, list):
+        return [_strip_logical_types(item) for item in node]
+    return node
+
+
+# Encoded sizes of the primitive types with a fixed or smallest size, in bytes.
+_MIN_PRIMITIVE_SIZES = {"null": 0, "boolean": 1, "int": 1, "long": 1, "float": 4, "double": 8, "bytes": 1, "string": 1}
+
+
+def _min_encoded_size(schema: Any, named: dict[str, Any], visiting: set[str]) -> int:
+    """Return the fewest bytes of an encoded value of ``schema`` (a parsed schema)."""
+    if isinstance(schema, list):
+        # The branch index takes a byte, then the smallest branch.
+        return 1 + min((_min_encoded_size(branch, named, visiting) for branch in schema), default=0)
+    if isinstance(schema, str):
+        if schema in _MIN_PRIMITIVE_SIZES:
+            return _MIN_PRIMITIVE_SIZES[schema]
+        if schema in visiting or schema not in named:
+            return 0
+        return _min_encoded_size(named[schema], named, visiting)
+
+    kind = schema.get("type")
+    if kind == "record":
+        visiting = visiting | {schema.get("name", "")}
+        return sum(_min_encoded_size(field["type"], named, visiting) for field in schema.get("fields", []))
+    if kind == "fixed":
+        size = schema.get("size")
+        return size if type(size) is int and size > 0 else 0
+    if kind in ("enum", "array", "map"):
+        return 1
+    return _MIN_PRIMITIVE_SIZES.get(kind, 0) if isinstance(kind, str) else 0
 
 
 def _read_json(path: Path) -> Any:

@@ -57,8 +57,9 @@ def build_codecs(settings: ServiceSettings) -> Codecs:
         from stream.codecs.avro_schema import load_schema
 
         if settings.input_schema is not None:
-            decoder = AvroEventDecoder(writer_schema=load_schema(settings.input_schema))
-            must_decode = _tombstones
+            writer_schema = load_schema(settings.input_schema)
+            decoder = AvroEventDecoder(writer_schema=writer_schema)
+            must_decode = _shorter_than(writer_schema.min_record_size)
         else:
             decoder = AvroEventDecoder(registry=registry)
             must_decode = _framed_with_known_schema(decoder.has_known_schema)
@@ -113,11 +114,24 @@ def _looks_like_json_object(payload: bytes) -> bool:
     return payload[:1] == b"{" and payload.rstrip()[-1:] == b"}"
 
 
-def _tombstones(payloads: Sequence[bytes | None]) -> list[int]:
-    # Plain Avro has no marker that a cheap test could check, so only a missing value must be decoded.
-    if all(payloads):
-        return []
-    return [index for index, payload in enumerate(payloads) if payload is None]
+def _shorter_than(min_size: int) -> ShapeCheck:
+    """Return a batch shape check that flags every payload that is None or shorter than ``min_size`` bytes.
+
+    Plain Avro has no marker that a cheap test could check. A payload
+    shorter than the smallest record of the writer schema (an empty one,
+    for example) cannot be a record, so it is decoded and dead-lettered.
+    """
+
+    def must_decode(payloads: Sequence[bytes | None]) -> list[int]:
+        try:
+            # The common batch is settled without a Python-level loop.
+            if min(map(len, payloads), default=min_size) >= max(min_size, 1):  # type: ignore[arg-type]
+                return []
+        except TypeError:
+            pass  # a tombstone (None) in the batch
+        return [index for index, payload in enumerate(payloads) if payload is None or len(payload) < max(min_size, 1)]
+
+    return must_decode
 
 
 def _framed_with_known_schema(is_known: Callable[[bytes], bool]) -> ShapeCheck:

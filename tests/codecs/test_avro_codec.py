@@ -386,6 +386,25 @@ def test_event_file_with_older_writer_schema(event_schema: AvroSchema) -> None:
     assert list(read_event_file(buffer, event_schema)) == [{"process": {"name": "net.exe"}}] * 2
 
 
+def test_event_file_ignores_logical_types(event_schema: AvroSchema) -> None:
+    # The shipped schema with timestamp-millis on event.sequence writes the same bytes.
+    text = json.dumps(event_schema.definition).replace(
+        '{"name": "sequence", "type": ["null", "long"]', '{"name": "sequence", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}]'
+    )
+    writer = parse_definition(json.loads(text), source="test")
+    event = {"event": {"sequence": 30033}, "process": {"name": "net.exe"}}
+    buffer = io.BytesIO()
+    write_event_file(buffer, [event], event_schema)
+    plain_file = buffer.getvalue()
+    with_logical_type = io.BytesIO()
+    fastavro.writer(with_logical_type, writer.parsed, fastavro.reader(io.BytesIO(plain_file)))
+
+    read = list(read_event_file(io.BytesIO(with_logical_type.getvalue()), event_schema))
+
+    assert writer.without_logical_types is not writer
+    assert read == [event]
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [

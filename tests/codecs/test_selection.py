@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream.codecs.selection import _framed_with_known_schema, _not_json_objects, _tombstones
+from stream.codecs.selection import _framed_with_known_schema, _not_json_objects, _shorter_than
 
 KNOWN_HEADER = b"\x00\x00\x00\x00\x07"
 
@@ -31,12 +31,21 @@ def test_json_shape_check(payloads: list[bytes | None], expected: list[int]) -> 
 @pytest.mark.parametrize(
     ("payloads", "expected"),
     [
-        pytest.param([b"\x02a", b""], [], id="any-bytes"),
-        pytest.param([b"\x02a", None], [1], id="tombstone"),
+        pytest.param([b"\x02abc", b"\x00\x00\x00"], [], id="long-enough-bytes"),
+        pytest.param([b"\x02abc", None], [1], id="tombstone"),
+        pytest.param([b"\x02abc", b"", b"\x00\x00"], [1, 2], id="empty-and-too-short"),
+        pytest.param([None, b""], [0, 1], id="tombstone-and-empty"),
+        pytest.param([], [], id="empty-batch"),
     ],
 )
 def test_plain_avro_shape_check(payloads: list[bytes | None], expected: list[int]) -> None:
-    assert _tombstones(payloads) == expected
+    # A record of the writer schema takes at least 3 bytes here.
+    assert _shorter_than(3)(payloads) == expected
+
+
+def test_plain_avro_shape_check_empty_payload() -> None:
+    # A schema whose records can be empty still makes an empty message worth a dead letter.
+    assert _shorter_than(0)([b"", b"\x00"]) == [0]
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from pathlib import Path
 
 import orjson
 import pytest
 
-from kafka_io import labelled_corpus, produce, read_topic
+from kafka_io import labelled_corpus, produce, read_topic, run_service, service_arguments
 from stream.codecs.avro_codec import AvroEventDecoder, encode_event
 from stream.codecs.avro_schema import load_shipped_schema
 from stream.codecs.registry import frame, make_registry_client, register_schema, topic_subject
@@ -116,5 +117,37 @@ def test_run_framed_avro_dead_letters(kafka_bootstrap, service_topics_factory, k
     dead = read_topic(kafka_bootstrap, topics.dead_letter, expected=len(payloads))
     assert [record.value for record in dead] == payloads
     assert [record.headers["eql_stream.error.reason"].decode() for record in dead] == reasons
+    (alert,) = read_topic(kafka_bootstrap, topics.output, expected=1)
+    assert orjson.loads(alert.value)["process"]["name"] == good["process"]["name"]
+
+
+PLAIN_AVRO_DEAD_LETTER_CASES = [
+    pytest.param(b"", id="empty"),
+    pytest.param(b"\x00\x00", id="shorter-than-any-record"),
+    pytest.param(None, id="tombstone"),
+]
+
+
+@pytest.mark.kafka
+def test_run_plain_avro_dead_letters_short_payloads(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
+    topics = service_topics_factory()
+    event_schema = load_shipped_schema("process_event")
+    good = next(event for event, should_alert in labelled_corpus() if should_alert)
+    payloads = [case.values[0] for case in PLAIN_AVRO_DEAD_LETTER_CASES]
+    produce(kafka_bootstrap, topics.input, [*payloads, encode_event(good, event_schema)])
+    schema_path = str(Path(__file__).resolve().parents[2] / "schemas" / "process_event.avsc")
+
+    # With the prefilter on: these payloads contain no rule's text, yet none can be a record.
+    finished = run_service(
+        service_arguments(
+            kafka_bootstrap, topics.input, topics.output, kafka_group_id,
+            "--until-end", "--input-format", "avro", "--input-schema", schema_path,
+        )
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    dead = read_topic(kafka_bootstrap, topics.dead_letter, expected=len(payloads))
+    assert [record.value for record in dead] == payloads
+    assert {record.headers["eql_stream.error.reason"] for record in dead} == {b"invalid_avro"}
     (alert,) = read_topic(kafka_bootstrap, topics.output, expected=1)
     assert orjson.loads(alert.value)["process"]["name"] == good["process"]["name"]
