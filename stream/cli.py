@@ -155,7 +155,11 @@ def run_check(arguments: argparse.Namespace) -> int:
 
 
 def run_replay(arguments: argparse.Namespace) -> int:
-    """Evaluate NDJSON input against the rules and write alerts to standard output."""
+    """Evaluate NDJSON and Avro files against the rules and write alerts to standard output.
+
+    Returns 1 when an Avro file stopped before its end (a corrupt block, or a codec
+    whose package is missing), after reading every input.
+    """
     configure_logging("text", "WARNING")
     rule_set, reports = load_rule_set(arguments.rules, arguments.query)
     failed = [report for report in reports if report.status != "ok"]
@@ -187,7 +191,8 @@ def run_replay(arguments: argparse.Namespace) -> int:
             return EXIT_FAILED
     output.flush()
     sys.stderr.write(summary.describe() + "\n")
-    return EXIT_OK
+    # Skipped lines are reported and counted. A file that could not be read to its end is a failure.
+    return EXIT_FAILED if summary.unfinished_files else EXIT_OK
 
 
 def run_service(arguments: argparse.Namespace) -> int:

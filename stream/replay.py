@@ -22,6 +22,8 @@ class ReplaySummary:
     events: int = 0
     alerts: int = 0
     skipped: int = 0
+    # Avro files that could not be read to their end.
+    unfinished_files: int = 0
 
     def describe(self) -> str:
         """Return the one-line summary printed at the end of a replay."""
@@ -83,6 +85,7 @@ def replay_object_container(
             _evaluate(rule_set, event, SourceRef.file(source_name, record_number), where, output, errors, summary)
     except DecodeError as exc:
         summary.skipped += 1
+        summary.unfinished_files += 1
         errors.write(
             f"{source_name}: after record {record_number}: stopped reading ({exc.reason}): {exc.message}\n".encode()
         )

@@ -327,7 +327,9 @@ def read_event_file(handle: IO[bytes], reader_schema: AvroSchema | None = None) 
     Raises:
         DecodeError: reason ``invalid_framing`` when the file header is not an Avro
             container header, ``invalid_avro`` when a block is corrupt or an event
-            does not resolve to the reader schema. Reading stops at the first error.
+            does not resolve to the reader schema, ``unsupported_codec`` when the
+            blocks need a compression package that is not installed. Reading stops
+            at the first error.
     """
     reader_schema = reader_schema or load_shipped_schema(PROCESS_EVENT_SCHEMA)
     prefix = _peek(handle, len(OCF_MAGIC))
@@ -350,8 +352,19 @@ def read_event_file(handle: IO[bytes], reader_schema: AvroSchema | None = None) 
         except StopIteration:
             return
         except _READ_ERRORS as exc:
-            raise DecodeError("invalid_avro", f"a block of the Avro file is corrupt: {_summary(exc)}") from None
+            raise _block_error(exc, records.metadata.get("avro.codec", "null")) from None
         yield convert(record)
+
+
+def _block_error(exc: Exception, codec: str) -> DecodeError:
+    # fastavro names the package that a codec such as snappy or zstandard needs when it is missing.
+    if isinstance(exc, ValueError) and "you need to install" in str(exc):
+        return DecodeError(
+            "unsupported_codec",
+            f"the file's blocks are compressed with {codec}, and {exc}. Install that package into eql-stream's "
+            "environment, or write the file with the null or deflate codec",
+        )
+    return DecodeError("invalid_avro", f"a block of the Avro file is corrupt: {_summary(exc)}")
 
 
 def _file_record_converter(writer: AvroSchema, reader: AvroSchema) -> Callable[[dict[str, Any]], dict[str, Any]]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from stream.codecs.avro_codec import write_event_file
 
@@ -71,5 +74,26 @@ def test_replay_avro_corrupt_block_reported(tmp_path: Path) -> None:
         capture_output=True, cwd=REPOSITORY, env={**os.environ, "PYTHONPATH": str(REPOSITORY)}, timeout=120,
     )
 
-    assert finished.returncode == 0
+    assert finished.returncode == 1
     assert b"stopped reading (invalid_avro)" in finished.stderr
+
+
+def test_replay_avro_codec_without_package(tmp_path: Path) -> None:
+    if importlib.util.find_spec("lz4") is not None:
+        pytest.skip("the lz4 package is installed, so fastavro can read lz4 blocks")
+    avro_path = tmp_path / "lz4.avro"
+    with avro_path.open("wb") as handle:
+        write_event_file(handle, [{"process": {"name": "net.exe"}}], codec="null")
+    # The header's codec entry is a length-prefixed string, so "null" can become "lz4" in place.
+    data = avro_path.read_bytes()
+    assert data.count(b"avro.codec\x08null") == 1
+    avro_path.write_bytes(data.replace(b"avro.codec\x08null", b"avro.codec\x06lz4"))
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "stream.cli", "replay", str(avro_path)],
+        capture_output=True, cwd=REPOSITORY, env={**os.environ, "PYTHONPATH": str(REPOSITORY)}, timeout=120,
+    )
+
+    assert finished.returncode == 1
+    assert b"stopped reading (unsupported_codec)" in finished.stderr
+    assert b"compressed with lz4" in finished.stderr
