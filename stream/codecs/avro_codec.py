@@ -115,13 +115,15 @@ class AvroEventDecoder:
                 followed by extra bytes, or not resolvable to the reader schema.
             KafkaServiceError: the Schema Registry could not be reached.
         """
-        if self._plain is not None:
-            plan = self._plain
-            body: bytes | memoryview = payload
-        else:
+        if self._plain is None:
             schema_id, body = unframe(payload)
-            plan = self._for_schema_id(schema_id)
+            return self._read(body, self._for_schema_id(schema_id))
+        try:
+            return self._read(payload, self._plain)
+        except DecodeError as exc:
+            raise _with_plain_avro_hint(exc, payload) from None
 
+    def _read(self, body: bytes | memoryview, plan: _ReadPlan) -> dict[str, Any]:
         if plan.compiled is not None:
             return self._merge_extra(_read_compiled(body, plan.compiled))
         record = _read_record(body, plan.writer, plan.reader)
@@ -161,6 +163,22 @@ class _ReadPlan(NamedTuple):
     writer: dict[str, Any]
     reader: dict[str, Any] | None
     compiled: EcsReader | None
+
+
+def _with_plain_avro_hint(error: DecodeError, payload: bytes) -> DecodeError:
+    """Return a plain Avro decoding error with a hint at the format the payload looks like, if it looks like another one."""
+    if error.reason != "invalid_avro":
+        return error
+    if payload[:1] in (b"{", b"["):
+        hint = "the payload starts like JSON: if the producer writes JSON, run with --input-format json"
+    elif len(payload) > 5 and payload[0] == 0:
+        hint = (
+            "if the producer frames messages for a Schema Registry (a zero byte and a 4-byte schema id before "
+            "the record), run with --schema-registry-url instead of --input-schema"
+        )
+    else:
+        return error
+    return DecodeError(error.reason, f"{error.message}; {hint}")
 
 
 def check_writer_schema(writer: AvroSchema, reader: AvroSchema | None = None) -> None:

@@ -153,6 +153,26 @@ def test_plain_decode_malformed_payload(event_schema: AvroSchema, make_payload: 
     assert raised.value.reason == reason
 
 
+PLAIN_HINT_CASES = [
+    pytest.param(lambda good: b'{"process": {"name": "net.exe"}}', "--input-format json", id="json-message"),
+    pytest.param(lambda good: frame(7, good), "--schema-registry-url", id="registry-framed-message"),
+    pytest.param(lambda good: b"\x02\x04\xff\xfe" + good[1:], None, id="damaged-record-no-hint"),
+]
+
+
+@pytest.mark.parametrize(("make_payload", "hint"), PLAIN_HINT_CASES)
+def test_plain_decode_hints_other_format(event_schema: AvroSchema, make_payload: Any, hint: str | None) -> None:
+    payload = make_payload(_plain_payload(event_schema))
+
+    with pytest.raises(DecodeError) as raised:
+        _plain_decoder(event_schema).decode(payload)
+
+    assert raised.value.reason == "invalid_avro"
+    assert ("run with" in raised.value.message) is (hint is not None)
+    if hint is not None:
+        assert hint in raised.value.message
+
+
 FRAMED_CASES = [
     pytest.param(lambda good, schema_id: b"", "invalid_framing", id="empty"),
     pytest.param(lambda good, schema_id: b"\x00\x00\x00\x01", "invalid_framing", id="short-header"),
