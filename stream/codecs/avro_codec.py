@@ -30,6 +30,7 @@ from fastavro.read import SchemaResolutionError
 from stream.codecs.avro_names import Leftovers
 from stream.codecs.avro_reader import READ_ERRORS as COMPILED_READ_ERRORS
 from stream.codecs.avro_reader import EcsReader
+from stream.codecs.avro_resolution import unreadable_fields
 from stream.codecs.avro_schema import ALERT_SCHEMA, PROCESS_EVENT_SCHEMA, AvroSchema, load_shipped_schema, parse_definition
 from stream.codecs.registry import WriterSchemaCache, frame, register_schema, unframe
 from stream.errors import ConfigError, DecodeError
@@ -153,6 +154,7 @@ class AvroEventDecoder:
         # (built with its ECS names) reads the records.
         plain_writer = writer.without_logical_types.parsed
         if writer.canonical_form != self._reader.canonical_form:
+            _log_unreadable_fields(writer, self._reader)
             return _ReadPlan(plain_writer, self._reader.parsed, None)
         return _ReadPlan(plain_writer, None, self._reader.ecs_reader)
 
@@ -163,6 +165,17 @@ class _ReadPlan(NamedTuple):
     writer: dict[str, Any]
     reader: dict[str, Any] | None
     compiled: EcsReader | None
+
+
+def _log_unreadable_fields(writer: AvroSchema, reader: AvroSchema) -> None:
+    """Log, once per writer schema, the fields whose values Avro cannot resolve to ``reader``."""
+    problems = unreadable_fields(writer.parsed, reader.parsed)
+    if problems:
+        logger.warning(
+            "writer schema %s: messages with these values cannot be resolved to %s and will be dead-lettered as "
+            "invalid_avro (fix the writer schema, or the producer): %s",
+            writer.source, reader.name, "; ".join(problems),
+        )
 
 
 def _with_plain_avro_hint(error: DecodeError, payload: bytes) -> DecodeError:
