@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stream.alerts import AlertBuilder, SourceRef
 from stream.eql import CompiledQuery, MatchOptions, compile_query
+from stream.eql.codegen import share_field_values
 from stream.eql.fields import FieldSpec, Getter
 from stream.errors import DecodeError, EqlStreamError, QueryError, RuleEvaluationError, RuleLoadError
 from stream.rules import Rule
@@ -102,14 +104,16 @@ class RuleSet:
 
         matched = []
         candidates = self.rules if indexes is None else [self.rules[index] for index in indexes]
-        for compiled in candidates:
-            try:
-                if compiled.query.matches(event):
-                    matched.append(compiled)
-            except DecodeError:
-                raise
-            except Exception as exc:
-                raise RuleEvaluationError(compiled.rule.rule_id, exc) from exc
+        # Rules read many of the same fields, so each field is read and folded once for all of them.
+        with share_field_values() if len(candidates) > 1 else nullcontext():
+            for compiled in candidates:
+                try:
+                    if compiled.query.matches(event):
+                        matched.append(compiled)
+                except DecodeError:
+                    raise
+                except Exception as exc:
+                    raise RuleEvaluationError(compiled.rule.rule_id, exc) from exc
         return matched
 
     def alerts_for(

@@ -13,7 +13,9 @@ performs every validation the query needs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from stream.eql import ast
@@ -26,6 +28,48 @@ Matcher = Callable[[Any], bool]
 _TEXT_KINDS = (FieldKind.KEYWORD, FieldKind.WILDCARD)
 _UNSET = object()
 
+# The field values read during one RuleSet evaluation of one event, shared by all its rules
+# (see share_field_values). Thread-local, so that threads evaluating other events do not mix.
+_shared = threading.local()
+
+
+@contextmanager
+def share_field_values() -> Iterator[None]:
+    """Let the generated matchers evaluated inside share the field values they read.
+
+    Use it around the evaluation of several rules on one event that nothing
+    changes meanwhile. Each field is then read, and folded, once for all of
+    them instead of once per rule.
+    """
+    _shared.memo = {}
+    try:
+        yield
+    finally:
+        _shared.memo = None
+
+
+def read_shared(key: Any, getter: Callable[[Any], list[Any]], event: Any) -> list[Any]:
+    """Return ``getter(event)``, from the shared values when a :func:`share_field_values` block is open."""
+    memo = getattr(_shared, "memo", None)
+    if memo is None:
+        return getter(event)
+    values = memo.get(key, _UNSET)
+    if values is _UNSET:
+        values = memo[key] = getter(event)
+    return values
+
+
+def fold_shared(key: Any, fold: Callable[[str], str], values: list[Any]) -> list[Any]:
+    """Return the folded ``values``, from the shared values when a :func:`share_field_values` block is open."""
+    memo = getattr(_shared, "memo", None)
+    if memo is None:
+        return list(map(fold, values))
+    folded = memo.get(key, _UNSET)
+    if folded is _UNSET:
+        folded = memo[key] = list(map(fold, values))
+    return folded
+
+
 
 class MatcherGenerator:
     """Writes the source of one matcher function; see the module docstring."""
@@ -33,7 +77,9 @@ class MatcherGenerator:
     def __init__(self, compiler: Any) -> None:
         # ``compiler`` is the closure compiler of stream.eql.compiler (its private class).
         self._compiler = compiler
-        self._namespace: dict[str, Any] = {"_U": _UNSET, "_epoch": compiler.epoch, "_fold": compiler.fold}
+        self._namespace: dict[str, Any] = {
+            "_U": _UNSET, "_epoch": compiler.epoch, "_fold": compiler.fold, "_read": read_shared, "_fold_shared": fold_shared,
+        }
         self._values: dict[str, str] = {}
         self._folded: dict[str, str] = {}
         self._locals: list[str] = []
@@ -147,9 +193,11 @@ class MatcherGenerator:
             self._compiler.field_reference(field)
             spec = self._compiler.options.schema.spec(name)
             getter = self._constant(make_value_getter(name, field.path, spec))
+            # A string key, because a string's hash is computed once, and a FieldSpec's in Python each time.
+            key = self._constant(repr((name, spec)))
             local = f"v{len(self._values)}"
             self._locals.append(local)
-            self._values[name] = f"({local} if {local} is not _U else ({local} := {getter}(event)))"
+            self._values[name] = f"({local} if {local} is not _U else ({local} := _read({key}, {getter}, event)))"
         return self._values[name]
 
     def _folded_of(self, field: ast.Field) -> str:
@@ -157,7 +205,9 @@ class MatcherGenerator:
         name = field.name
         if name not in self._folded:
             values = self._values_of(field)
+            spec = self._compiler.options.schema.spec(name)
+            key = self._constant(repr(("folded", name, spec, self._compiler.fold)))
             local = f"f{len(self._folded)}"
             self._locals.append(local)
-            self._folded[name] = f"({local} if {local} is not _U else ({local} := list(map(_fold, {values}))))"
+            self._folded[name] = f"({local} if {local} is not _U else ({local} := _fold_shared({key}, _fold, {values})))"
         return self._folded[name]
