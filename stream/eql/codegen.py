@@ -80,8 +80,8 @@ class MatcherGenerator:
         self._namespace: dict[str, Any] = {
             "_U": _UNSET, "_epoch": compiler.epoch, "_fold": compiler.fold, "_read": read_shared, "_fold_shared": fold_shared,
         }
-        self._values: dict[str, str] = {}
-        self._folded: dict[str, str] = {}
+        self._values: dict[tuple[str, ...], str] = {}
+        self._folded: dict[tuple[str, ...], str] = {}
         self._locals: list[str] = []
         self._uses_closures = False
 
@@ -188,26 +188,27 @@ class MatcherGenerator:
 
     def _values_of(self, field: ast.Field) -> str:
         """Return an expression that reads ``field``'s indexed values once per evaluation."""
-        name = field.name
-        if name not in self._values:
+        # Keyed by the path: `process.name` (only the dotted key) and process.name read differently.
+        path = field.path
+        if path not in self._values:
             self._compiler.field_reference(field)
-            spec = self._compiler.options.schema.spec(name)
-            getter = self._constant(make_value_getter(name, field.path, spec))
+            spec = self._compiler.options.schema.spec(field.name)
+            getter = self._constant(make_value_getter(field.name, path, spec))
             # A string key, because a string's hash is computed once, and a FieldSpec's in Python each time.
-            key = self._constant(repr((name, spec)))
+            key = self._constant(repr((path, spec)))
             local = f"v{len(self._values)}"
             self._locals.append(local)
-            self._values[name] = f"({local} if {local} is not _U else ({local} := _read({key}, {getter}, event)))"
-        return self._values[name]
+            self._values[path] = f"({local} if {local} is not _U else ({local} := _read({key}, {getter}, event)))"
+        return self._values[path]
 
     def _folded_of(self, field: ast.Field) -> str:
         """Return an expression that folds ``field``'s values once per evaluation."""
-        name = field.name
-        if name not in self._folded:
+        path = field.path
+        if path not in self._folded:
             values = self._values_of(field)
-            spec = self._compiler.options.schema.spec(name)
-            key = self._constant(repr(("folded", name, spec, self._compiler.fold)))
+            spec = self._compiler.options.schema.spec(field.name)
+            key = self._constant(repr(("folded", path, spec, self._compiler.fold)))
             local = f"f{len(self._folded)}"
             self._locals.append(local)
-            self._folded[name] = f"({local} if {local} is not _U else ({local} := _fold_shared({key}, _fold, {values})))"
-        return self._folded[name]
+            self._folded[path] = f"({local} if {local} is not _U else ({local} := _fold_shared({key}, _fold, {values})))"
+        return self._folded[path]

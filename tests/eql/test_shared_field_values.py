@@ -32,6 +32,9 @@ SHARING_QUERIES = [
     'process where process.pid > 1000 and process.name : "*.exe"',
     'process where user.id in ("S-1-5-18", "S-1-5-19") or process.pe.original_file_name : "net*.exe"',
     'any where true',
+    # The back-quoted name reads only the dotted key "process.name", the plain one also nested objects.
+    'process where `process.name` == "net.exe"',
+    'process where `process.name` : "NET.EXE"',
 ]
 
 _PROCESS_QUERY = re.compile(r"^\s*process\s+where\b")
@@ -50,7 +53,16 @@ def _outcome(rule_set: RuleSet, event: dict[str, Any], shared: bool) -> Any:
 
 def _corpus_events() -> list[dict[str, Any]]:
     events = load_jsonl(DATA_DIR / "network-discovery-labelled.jsonl")
-    return [{key: value for key, value in event.items() if not key.startswith("_")} for event in events]
+    events = [{key: value for key, value in event.items() if not key.startswith("_")} for event in events]
+    # The same events with process.name as a dotted key, so both spellings of the field meet.
+    dotted = []
+    for event in events:
+        process = event.get("process")
+        if isinstance(process, dict) and "name" in process:
+            moved = {**event, "process": {key: value for key, value in process.items() if key != "name"}}
+            moved["process.name"] = process["name"]
+            dotted.append(moved)
+    return events + dotted
 
 
 def test_sharing_queries_match_as_alone() -> None:
