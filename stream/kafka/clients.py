@@ -107,13 +107,22 @@ def admin_config(bootstrap_servers: str, extra: Mapping[str, Any]) -> dict[str, 
     return config
 
 
-def producer_batch_limit(extra: Mapping[str, Any]) -> int:
+def producer_batch_limit(extra: Mapping[str, Any]) -> int | None:
     """Return the largest record batch, in bytes, that the service's producer builds with ``extra``.
 
     That is librdkafka's ``batch.size``, capped by its ``message.max.bytes``
-    (both 1,000,000 by default).
+    (both 1,000,000 by default). Returns None when a value is not a plain
+    number, such as ``1e6``, which librdkafka reads in its own way.
     """
-    return min(int(extra.get("batch.size", LIBRDKAFKA_BATCH_SIZE)), int(extra.get("message.max.bytes", LIBRDKAFKA_MESSAGE_MAX_BYTES)))
+    sizes = [_whole_number(extra.get("batch.size", LIBRDKAFKA_BATCH_SIZE)), _whole_number(extra.get("message.max.bytes", LIBRDKAFKA_MESSAGE_MAX_BYTES))]
+    return None if None in sizes else min(sizes)  # type: ignore[type-var]
+
+
+def _whole_number(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
 
 
 def check_client_configs(bootstrap_servers: str, group_id: str, extra: Mapping[str, Any]) -> None:

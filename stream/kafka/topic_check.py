@@ -77,7 +77,7 @@ def warn_if_output_limit_below_batch(settings: ServiceSettings, timeout: float =
         return None
 
     batch_limit = producer_batch_limit(settings.kafka_properties())
-    if limit < batch_limit:
+    if batch_limit is not None and limit < batch_limit:
         logger.warning(
             "output topic %r accepts record batches of up to %d bytes (max.message.bytes), but the producer "
             "builds batches of up to %d bytes (batch.size), and the broker rejects a larger batch as a whole: "
