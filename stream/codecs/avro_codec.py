@@ -17,6 +17,7 @@ default the shipped ``process_event.avsc``), then converted into ECS documents a
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
 import zlib
@@ -122,13 +123,65 @@ class AvroEventDecoder:
         try:
             return self._read(payload, self._plain)
         except DecodeError as exc:
-            raise _with_plain_avro_hint(exc, payload) from None
+            raise self._with_format_hint(exc, payload) from None
+
+    def _with_format_hint(self, error: DecodeError, payload: bytes) -> DecodeError:
+        """Return a plain Avro decoding error with a hint at the format the payload is in, if it is another one."""
+        assert self._plain is not None
+        if error.reason != "invalid_avro":
+            return error
+        if payload[:1] in (b"{", b"["):
+            hint = "the payload starts like JSON: if the producer writes JSON, run with --input-format json"
+        elif len(payload) > 5 and payload[0] == 0 and self._decodes(payload[5:]):
+            hint = (
+                "the payload is a record of the writer schema behind a zero byte and a 4-byte schema id, as a "
+                "Schema Registry frames it: run with --schema-registry-url instead of --input-schema"
+            )
+        else:
+            return error
+        return DecodeError(error.reason, f"{error.message}; {hint}")
+
+    def _decodes(self, body: bytes) -> bool:
+        assert self._plain is not None
+        try:
+            self._read(body, self._plain)
+        except DecodeError:
+            return False
+        return True
 
     def _read(self, body: bytes | memoryview, plan: _ReadPlan) -> dict[str, Any]:
         if plan.compiled is not None:
             return self._merge_extra(_read_compiled(body, plan.compiled))
         record = _read_record(body, plan.writer, plan.reader)
         return self._convert(record)
+
+    def decode_records(self, data: bytes, count: int) -> Iterator[dict[str, Any]]:
+        """Decode ``count`` records written one after another in ``data`` with the plain writer schema.
+
+        For the blocks of an Object Container File, which carry no framing
+        between records.
+
+        Raises:
+            DecodeError: reason ``invalid_avro`` for a record that is truncated or
+                corrupt, when ``data`` has bytes after the last record, or when
+                the decoder reads framed messages.
+        """
+        if self._plain is None:
+            raise DecodeError("invalid_avro", "a decoder of Schema Registry framed messages cannot read file blocks")
+        plan = self._plain
+        position = 0
+        for _ in range(count):
+            if plan.compiled is not None:
+                document, position = _read_compiled_at(data, plan.compiled, position)
+                yield self._merge_extra(document)
+            else:
+                buffer = io.BytesIO(data)
+                buffer.seek(position)
+                record = _read_from(buffer, plan.writer, plan.reader)
+                position = buffer.tell()
+                yield self._convert(record)
+        if position != len(data):
+            raise DecodeError("invalid_avro", f"a block has {len(data) - position} bytes after its last record")
 
     def has_known_schema(self, payload: bytes) -> bool:
         """Return whether a framed ``payload`` names a schema id this decoder has already read.
@@ -172,26 +225,10 @@ def _log_unreadable_fields(writer: AvroSchema, reader: AvroSchema) -> None:
     problems = unreadable_fields(writer.parsed, reader.parsed)
     if problems:
         logger.warning(
-            "writer schema %s: messages with these values cannot be resolved to %s and will be dead-lettered as "
+            "writer schema %s: records with these values cannot be resolved to %s and are rejected as "
             "invalid_avro (fix the writer schema, or the producer): %s",
             writer.source, reader.name, "; ".join(problems),
         )
-
-
-def _with_plain_avro_hint(error: DecodeError, payload: bytes) -> DecodeError:
-    """Return a plain Avro decoding error with a hint at the format the payload looks like, if it looks like another one."""
-    if error.reason != "invalid_avro":
-        return error
-    if payload[:1] in (b"{", b"["):
-        hint = "the payload starts like JSON: if the producer writes JSON, run with --input-format json"
-    elif len(payload) > 5 and payload[0] == 0:
-        hint = (
-            "if the producer frames messages for a Schema Registry (a zero byte and a 4-byte schema id before "
-            "the record), run with --schema-registry-url instead of --input-schema"
-        )
-    else:
-        return error
-    return DecodeError(error.reason, f"{error.message}; {hint}")
 
 
 def check_writer_schema(writer: AvroSchema, reader: AvroSchema | None = None) -> None:
@@ -234,6 +271,17 @@ def _record_names(definition: Any) -> set[str]:
 
 def _read_record(body: bytes | memoryview, writer: dict[str, Any], reader: dict[str, Any] | None) -> Any:
     buffer = io.BytesIO(body)
+    record = _read_from(buffer, writer, reader)
+    if buffer.tell() != len(body):
+        raise DecodeError(
+            "invalid_avro",
+            f"the payload has {len(body) - buffer.tell()} bytes after the end of the Avro record",
+        )
+    return record
+
+
+def _read_from(buffer: io.BytesIO, writer: dict[str, Any], reader: dict[str, Any] | None) -> Any:
+    """Read one record with fastavro at the buffer's position, which moves past it."""
     try:
         record = fastavro.schemaless_reader(buffer, writer, reader)
     except RecursionError:
@@ -242,12 +290,6 @@ def _read_record(body: bytes | memoryview, writer: dict[str, Any], reader: dict[
         raise DecodeError(
             "invalid_avro", f"the payload is not a valid Avro record of the writer schema: {_summary(exc)}"
         ) from None
-
-    if buffer.tell() != len(body):
-        raise DecodeError(
-            "invalid_avro",
-            f"the payload has {len(body) - buffer.tell()} bytes after the end of the Avro record",
-        )
     if not isinstance(record, dict):
         raise DecodeError("invalid_avro", f"the writer schema's top level is not a record but {type(record).__name__}")
     return record
@@ -255,8 +297,16 @@ def _read_record(body: bytes | memoryview, writer: dict[str, Any], reader: dict[
 
 def _read_compiled(body: bytes | memoryview, read: EcsReader) -> dict[str, Any]:
     payload = bytes(body) if isinstance(body, memoryview) else body
+    document, end = _read_compiled_at(payload, read, 0)
+    if end != len(payload):
+        raise DecodeError("invalid_avro", f"the payload has {len(payload) - end} bytes after the end of the Avro record")
+    return document
+
+
+def _read_compiled_at(payload: bytes, read: EcsReader, position: int) -> tuple[dict[str, Any], int]:
+    """Read one record with a compiled reader at ``position``; return it and the offset after it."""
     try:
-        document, end = read(payload)
+        return read(payload, position)
     except RecursionError:
         raise DecodeError("invalid_avro", _TOO_DEEP) from None
     except IndexError:
@@ -268,10 +318,6 @@ def _read_compiled(body: bytes | memoryview, read: EcsReader) -> dict[str, Any]:
         raise DecodeError(
             "invalid_avro", f"the payload is not a valid Avro record of the writer schema: {_summary(exc)}"
         ) from None
-
-    if end != len(payload):
-        raise DecodeError("invalid_avro", f"the payload has {len(payload) - end} bytes after the end of the Avro record")
-    return document
 
 
 def _summary(exc: Exception, limit: int = 200) -> str:
@@ -370,25 +416,40 @@ def read_event_file(handle: IO[bytes], reader_schema: AvroSchema | None = None) 
         )
 
     try:
-        records = fastavro.reader(handle)
-        writer = parse_definition(json.loads(records.metadata["avro.schema"]), source="the file's header")
-    except _READ_ERRORS + (ConfigError, KeyError, json.JSONDecodeError) as exc:
+        blocks = fastavro.block_reader(handle)
+        writer = parse_definition(json.loads(blocks.metadata["avro.schema"]), source="the file's header")
+        decoder = AvroEventDecoder(reader_schema, writer_schema=writer)
+    except ConfigError as exc:
+        raise DecodeError("invalid_avro", f"the file's schema does not resolve to {reader_schema.name}: {exc}") from None
+    except _READ_ERRORS + (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise DecodeError("invalid_framing", f"the file is not an Avro Object Container File: {_summary(exc)}") from None
 
-    convert = _file_record_converter(writer, reader_schema)
-    iterator = iter(records)
-    while True:
+    codec = str(blocks.metadata.get("avro.codec", "null"))
+    iterator = iter(blocks)
+    for number in itertools.count(1):
         try:
-            record = next(iterator)
+            block = next(iterator)
         except StopIteration:
             return
         except _READ_ERRORS as exc:
-            raise _block_error(exc, records.metadata.get("avro.codec", "null")) from None
-        yield convert(record)
+            raise _block_error(exc, codec) from None
+        # The block's records are read as Kafka messages are, so a file gives the same documents.
+        try:
+            yield from decoder.decode_records(block.bytes_.getvalue(), block.num_records)
+        except DecodeError as exc:
+            raise DecodeError(
+                exc.reason, f"block {number} of the file is corrupt, or a record in it does not fit the schema: {exc.message}"
+            ) from None
 
 
 def _block_error(exc: Exception, codec: str) -> DecodeError:
-    # fastavro names the package that a codec such as snappy or zstandard needs when it is missing.
+    # fastavro reports a codec it does not know, and names the package that a known one needs when it is missing.
+    if isinstance(exc, ValueError) and "Unrecognized codec" in str(exc):
+        return DecodeError(
+            "unsupported_codec",
+            f"the file's blocks are compressed with {codec}, a codec that fastavro does not know: write the file "
+            "with the null or deflate codec",
+        )
     if isinstance(exc, ValueError) and "you need to install" in str(exc):
         return DecodeError(
             "unsupported_codec",
@@ -396,31 +457,6 @@ def _block_error(exc: Exception, codec: str) -> DecodeError:
             "environment, or write the file with the null or deflate codec",
         )
     return DecodeError("invalid_avro", f"a block of the Avro file is corrupt: {_summary(exc)}")
-
-
-def _file_record_converter(writer: AvroSchema, reader: AvroSchema) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Return the conversion of a record that fastavro read with a file's ``writer`` schema into an ECS document.
-
-    A writer schema equal to ``reader`` without logical types gives records
-    of the reader's shape, converted directly. Any other record is written
-    again and read as :class:`AvroEventDecoder` reads a Kafka message, so a
-    file gives the same documents as the same records on a topic: resolved
-    to ``reader``, with logical types ignored.
-
-    Raises:
-        DecodeError: reason ``invalid_avro`` when ``writer`` cannot resolve to ``reader``.
-    """
-    if writer.canonical_form == reader.canonical_form and writer.without_logical_types is writer:
-        return reader.converter.to_ecs
-    try:
-        decoder = AvroEventDecoder(reader, writer_schema=writer)
-    except ConfigError as exc:
-        raise DecodeError("invalid_avro", f"the file's schema does not resolve to {reader.name}: {exc}") from None
-
-    def convert(record: dict[str, Any]) -> dict[str, Any]:
-        return decoder.decode(_write_record(writer, record, b""))
-
-    return convert
 
 
 def _peek(handle: IO[bytes], size: int) -> bytes:

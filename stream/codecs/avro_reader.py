@@ -31,8 +31,9 @@ from stream.codecs._avro_encoding import ECS_FLATTEN, field_ecs_name, flatten_in
 
 __all__ = ["READ_ERRORS", "EcsReader", "compile_ecs_reader"]
 
-# A reader returns the document and the offset just past the record.
-EcsReader = Callable[[bytes], tuple[dict[str, Any], int]]
+# A reader takes the payload and the offset where the record starts (default 0), and
+# returns the document and the offset just past the record.
+EcsReader = Callable[..., tuple[dict[str, Any], int]]
 
 # The exceptions a compiled reader raises on bytes that are not a record of its schema.
 # IndexError means only that the payload ends in the middle of the record. EOFError means
@@ -60,9 +61,10 @@ class _Unsupported(Exception):
 def compile_ecs_reader(parsed_schema: dict[str, Any]) -> EcsReader | None:
     """Return a reader of records of ``parsed_schema`` (as ``fastavro.parse_schema`` returns it).
 
-    The reader takes the payload bytes and returns the ECS document, without
-    the ``ecs_extra`` merge that :meth:`EcsConverter.to_ecs` adds, and the
-    offset where the record ends. It raises one of :data:`READ_ERRORS` on
+    The reader takes the payload bytes, and optionally the offset where the
+    record starts. It returns the ECS document, without the ``ecs_extra``
+    merge that :meth:`EcsConverter.to_ecs` adds, and the offset where the
+    record ends. It raises one of :data:`READ_ERRORS` on
     bytes that are not a record of the schema. Returns None when the schema
     needs the general path (see the module docstring).
     """
@@ -90,8 +92,8 @@ def compile_ecs_reader(parsed_schema: dict[str, Any]) -> EcsReader | None:
     exec(code, namespace)  # noqa: S102
     read_record = namespace[entry]
 
-    def read(payload: bytes) -> tuple[dict[str, Any], int]:
-        return read_record(payload, 0)
+    def read(payload: bytes, position: int = 0) -> tuple[dict[str, Any], int]:
+        return read_record(payload, position)
 
     return read
 

@@ -406,22 +406,49 @@ def test_event_file_with_older_writer_schema(event_schema: AvroSchema) -> None:
     assert list(read_event_file(buffer, event_schema)) == [{"process": {"name": "net.exe"}}] * 2
 
 
-def test_event_file_ignores_logical_types(event_schema: AvroSchema) -> None:
-    # The shipped schema with timestamp-millis on event.sequence writes the same bytes.
-    text = json.dumps(event_schema.definition).replace(
-        '{"name": "sequence", "type": ["null", "long"]', '{"name": "sequence", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}]'
-    )
-    writer = parse_definition(json.loads(text), source="test")
-    event = {"event": {"sequence": 30033}, "process": {"name": "net.exe"}}
+def _zigzag(number: int) -> bytes:
+    """Return the Avro varint of a non-negative ``number``."""
+    value = number << 1
+    encoded = bytearray()
+    while value >= 0x80:
+        encoded.append(value & 0x7F | 0x80)
+        value >>= 7
+    encoded.append(value)
+    return bytes(encoded)
+
+
+def _with_header_schema(data: bytes, definition: dict[str, Any]) -> bytes:
+    """Return the Object Container File ``data`` with another schema in its header and the same blocks."""
+    old = fastavro.reader(io.BytesIO(data)).metadata["avro.schema"].encode()
+    new = json.dumps(definition).encode()
+    entry = b"avro.schema" + _zigzag(len(old)) + old
+    assert data.count(entry) == 1
+    return data.replace(entry, b"avro.schema" + _zigzag(len(new)) + new)
+
+
+LOGICAL_TYPE_FILE_CASES = [
+    pytest.param("sequence", "long", "timestamp-millis", {"event": {"sequence": 30033}}, id="timestamp-millis"),
+    pytest.param("sequence", "long", "timestamp-millis", {"event": {"sequence": 2**62}}, id="timestamp-beyond-datetime"),
+    pytest.param("id", "string", "uuid", {"event": {"id": "0B9C1A52-0F5E-4D59-9B0E-6A3B5E3F2D11"}}, id="uuid-upper-case"),
+    pytest.param("id", "string", "uuid", {"event": {"id": "not-a-uuid"}}, id="uuid-with-other-text"),
+]
+
+
+@pytest.mark.parametrize(("field", "avro_type", "logical_type", "event"), LOGICAL_TYPE_FILE_CASES)
+def test_event_file_ignores_logical_types(
+    event_schema: AvroSchema, field: str, avro_type: str, logical_type: str, event: dict[str, Any]
+) -> None:
+    # The shipped schema with a logical type on one field writes the same bytes.
+    plain = f'{{"name": "{field}", "type": ["null", "{avro_type}"]'
+    typed = f'{{"name": "{field}", "type": ["null", {{"type": "{avro_type}", "logicalType": "{logical_type}"}}]'
+    text = json.dumps(event_schema.definition)
+    assert plain in text
     buffer = io.BytesIO()
     write_event_file(buffer, [event], event_schema)
-    plain_file = buffer.getvalue()
-    with_logical_type = io.BytesIO()
-    fastavro.writer(with_logical_type, writer.parsed, fastavro.reader(io.BytesIO(plain_file)))
 
-    read = list(read_event_file(io.BytesIO(with_logical_type.getvalue()), event_schema))
+    data = _with_header_schema(buffer.getvalue(), json.loads(text.replace(plain, typed)))
+    read = list(read_event_file(io.BytesIO(data), event_schema))
 
-    assert writer.without_logical_types is not writer
     assert read == [event]
 
 
