@@ -128,6 +128,8 @@ class DetectionService:
         self._closing = False
         # Alerts the broker acknowledged since the last count, by rule id.
         self._acknowledged_alerts: Counter[str] = Counter()
+        # While set (a time.monotonic() value), producing into a full local queue gives up at that time.
+        self._produce_deadline: float | None = None
 
         extra = settings.kafka_properties()
         self._consumer = Consumer(
@@ -431,7 +433,7 @@ class DetectionService:
                 continue
             try:
                 self._dead_letter(source, "alert_rejected", item.describe(self._settings.output_topic))
-            except KafkaException as exc:
+            except (KafkaException, BufferError) as exc:
                 # Also reached during shutdown, so record the failure instead of raising. The alert's
                 # record stays unacknowledged, so the source offset is never stored.
                 logger.error(
@@ -492,6 +494,8 @@ class DetectionService:
                 self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=tracker_callback)
                 return
             except BufferError:
+                if self._produce_deadline is not None and time.monotonic() >= self._produce_deadline:
+                    raise
                 # The local queue is full: serve delivery reports to make room, then retry.
                 self._producer.poll(0.1)
 
@@ -552,7 +556,13 @@ class DetectionService:
         """
         deadline = time.monotonic() + timeout
         remaining = self._producer.flush(timeout)
-        if self._dead_letter_rejected_alerts():
+        # A full local queue must not hold the dead letters past the deadline either.
+        self._produce_deadline = deadline
+        try:
+            dead_lettered = self._dead_letter_rejected_alerts()
+        finally:
+            self._produce_deadline = None
+        if dead_lettered:
             remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
         if remaining:
             logger.error("%d records were still undelivered after %.0f s; their offsets are not stored", remaining, timeout)

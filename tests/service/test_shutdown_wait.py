@@ -11,7 +11,7 @@ from stream.config_loading import load_settings
 from stream.health import HealthState
 from stream.metrics import Metrics
 from stream.ruleset import load_rule_set
-from stream.service import DetectionService
+from stream.service import DetectionService, RejectedAlert
 
 
 class _SlowFlushProducer:
@@ -51,3 +51,64 @@ def test_wait_for_deliveries_one_timeout(kafka_bootstrap, service_topics_factory
     assert producer.flush_timeouts[0] == 0.5
     assert producer.flush_timeouts[1] < 0.05
     assert time.monotonic() - started < 0.9
+
+
+class _FullQueueProducer:
+    """A producer whose local queue is full for 3 s: produce raises BufferError, as confluent-kafka's does."""
+
+    def __init__(self) -> None:
+        self._full_until = time.monotonic() + 3.0
+
+    def flush(self, timeout: float) -> int:
+        time.sleep(min(timeout, 0.2))
+        return 1
+
+    def produce(self, *arguments: object, **keywords: object) -> None:
+        if time.monotonic() < self._full_until:
+            raise BufferError("Local: Queue full")
+
+    def poll(self, timeout: float) -> int:
+        time.sleep(timeout)
+        return 0
+
+
+class _SourceMessage:
+    """The parts of a consumed message that dead-lettering reads."""
+
+    def topic(self) -> str:
+        return "events"
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return 7
+
+    def headers(self) -> None:
+        return None
+
+    def key(self) -> None:
+        return None
+
+    def value(self) -> bytes:
+        return b"{}"
+
+
+def test_wait_for_deliveries_full_queue_keeps_deadline() -> None:
+    # No broker: the clients are built but never connect within the test.
+    flags = {"bootstrap_servers": "127.0.0.1:1", "input_topics": ["events"], "output_topic": "alerts", "group_id": "g"}
+    metrics = Metrics(CollectorRegistry())
+    service = DetectionService(load_settings(flags, {}, None), load_rule_set()[0], metrics, HealthState(ready_gauge=metrics.ready))
+    consumer = service._consumer
+    service._producer = _FullQueueProducer()  # type: ignore[assignment]
+    service._rejected_alerts = [RejectedAlert(_SourceMessage(), "rule-id", "rule", 2_000_000, "MSG_SIZE_TOO_LARGE", 0)]  # type: ignore[arg-type]
+
+    started = time.monotonic()
+    try:
+        service._wait_for_deliveries(0.5)
+    finally:
+        consumer.close()
+
+    assert time.monotonic() - started < 1.0
+    assert service._fatal_error is not None
+    assert "dead letter failed" in service._fatal_error
