@@ -27,6 +27,7 @@ from typing import IO, Any, NamedTuple
 import fastavro
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastavro.read import SchemaResolutionError
+from fastavro.schema import SchemaParseException
 
 from stream.codecs.avro_names import Leftovers
 from stream.codecs.avro_reader import READ_ERRORS as COMPILED_READ_ERRORS
@@ -421,6 +422,8 @@ def read_event_file(handle: IO[bytes], reader_schema: AvroSchema | None = None) 
         decoder = AvroEventDecoder(reader_schema, writer_schema=writer)
     except ConfigError as exc:
         raise DecodeError("invalid_avro", f"the file's schema does not resolve to {reader_schema.name}: {exc}") from None
+    except SchemaParseException as exc:
+        raise DecodeError("invalid_avro", f"the file's header has an invalid Avro schema: {_summary(exc)}") from None
     except _READ_ERRORS + (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise DecodeError("invalid_framing", f"the file is not an Avro Object Container File: {_summary(exc)}") from None
 

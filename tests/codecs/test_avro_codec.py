@@ -452,6 +452,17 @@ def test_event_file_ignores_logical_types(
     assert read == [event]
 
 
+def test_event_file_header_with_invalid_schema(event_schema: AvroSchema) -> None:
+    buffer = io.BytesIO()
+    write_event_file(buffer, [{"process": {"name": "net.exe"}}], event_schema)
+    invalid = {"type": "record", "name": "ProcessEvent", "fields": [{"name": "count", "type": "int", "default": "x"}]}
+
+    with pytest.raises(DecodeError, match="invalid Avro schema") as raised:
+        list(read_event_file(io.BytesIO(_with_header_schema(buffer.getvalue(), invalid)), event_schema))
+
+    assert raised.value.reason == "invalid_avro"
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
