@@ -513,11 +513,29 @@ def parse_ip_term(text: str) -> IpTerm:
             rejects such a query, so the rule cannot run there either.
     """
     if "/" in text:
-        return ipaddress.ip_network(text, strict=False)
+        return _ip_block(text)
     canonical = canonical_ip_text(text)
     if canonical is None:
         raise ValueError(f"{text!r} is not an IP address")
     return canonical
+
+
+def _ip_block(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """Parse ``address/length`` as Elasticsearch does: the length is a number, and an IPv4-mapped address is IPv4.
+
+    Raises:
+        ValueError: the address or the length is invalid, or the length exceeds the address's bits.
+    """
+    address_text, _, length_text = text.partition("/")
+    if not length_text.isdecimal() or not length_text.isascii():
+        raise ValueError(f"{text!r} has no prefix length in bits after '/'")
+    address = ipaddress.ip_address(address_text)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    length = int(length_text)
+    if length > address.max_prefixlen:
+        raise ValueError(f"{text!r} has a prefix longer than the {address.max_prefixlen} bits of its address")
+    return ipaddress.ip_network((address, length), strict=False)
 
 
 def ip_sort_key(text: str) -> bytes | None:

@@ -210,7 +210,12 @@ def ip_terms(operand: CompiledValue, literals: list[Any], error: ErrorFactory) -
         text = text_of(literal)
         try:
             term = parse_ip_term(text) if text is not None else None
-        except ValueError:
+        except ValueError as exc:
+            if text is not None and "/" in text:
+                raise error(
+                    f"invalid address block for the IP field '{operand.field_name}': {exc}. Write an address and a "
+                    "prefix length, such as 10.0.0.0/8, as Elasticsearch rejects any other form"
+                ) from None
             raise error(
                 f"invalid IP address {text!r}: '{operand.field_name}' is an IP field, which Elasticsearch compares "
                 "only with an address such as 10.0.0.1 or a block such as 10.0.0.0/8, and it rejects the query otherwise"
