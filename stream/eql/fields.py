@@ -521,17 +521,19 @@ def parse_ip_term(text: str) -> IpTerm:
 
 
 def _ip_block(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """Parse ``address/length`` as Elasticsearch does: the length is a number, and an IPv4-mapped address is IPv4.
+    """Parse ``address/length`` as Elasticsearch's ``InetAddresses.parseCidr`` does.
 
     Raises:
-        ValueError: the address or the length is invalid, or the length exceeds the address's bits.
+        ValueError: the address or the length is invalid, the length exceeds
+            the address's bits, or the address is IPv4-mapped IPv6, whose
+            prefix length would be ambiguous.
     """
     address_text, _, length_text = text.partition("/")
     if not length_text.isdecimal() or not length_text.isascii():
         raise ValueError(f"{text!r} has no prefix length in bits after '/'")
     address = ipaddress.ip_address(address_text)
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+        raise ValueError(f"{text!r} is an IPv4-mapped IPv6 address with a prefix length; write the IPv4 block")
     length = int(length_text)
     if length > address.max_prefixlen:
         raise ValueError(f"{text!r} has a prefix longer than the {address.max_prefixlen} bits of its address")
