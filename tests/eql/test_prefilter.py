@@ -252,6 +252,25 @@ def test_prefilter_drops_ubiquitous_literals(sample: list[bytes], always: tuple[
     )
 
 
+@pytest.mark.parametrize(
+    ("sample", "always"),
+    [
+        pytest.param([b"common"] * 4 + [b"x"] * 6, (0, 2), id="literal-in-40-percent-dropped"),
+        pytest.param([b"common"] * 2 + [b"x"] * 8, (0,), id="literal-in-20-percent-kept"),
+    ],
+)
+def test_prefilter_drops_common_literals_when_all_decoded(sample: list[bytes], always: tuple[int, ...]) -> None:
+    # The rule without literals makes every message decoded, so a literal in 30 % of them is dropped too.
+    prefilter = Prefilter([None, frozenset({"net.exe"}), frozenset({"common"})], sample_size=len(sample))
+
+    prefilter.select_batch(sample)
+
+    assert prefilter.always == always
+    selected = prefilter.select_batch([b"x", b"net.exe"])
+    assert selected[0] == always
+    assert selected[1] == tuple(sorted({*always, 1}))
+
+
 def test_prefilter_counts_across_batches() -> None:
     prefilter = Prefilter(_COMMON_AND_RARE, sample_size=6)
 
