@@ -115,8 +115,8 @@ def _load_rules(settings: ServiceSettings) -> RuleSet:
         for warning in rule_warnings(compiled.rule, compiled.query.syntax):
             logger.warning("%s", warning)
     logger.info(
-        "loaded %d rules (%d failed to load or compile): %s",
-        len(rule_set), len(failed), ", ".join(c.rule.name for c in rule_set.rules),
+        "loaded %d %s (%d failed to load or compile): %s",
+        len(rule_set), "rule" if len(rule_set) == 1 else "rules", len(failed), ", ".join(c.rule.name for c in rule_set.rules),
     )
     return rule_set
 
