@@ -157,8 +157,9 @@ def run_check(arguments: argparse.Namespace) -> int:
 def run_replay(arguments: argparse.Namespace) -> int:
     """Evaluate NDJSON and Avro files against the rules and write alerts to standard output.
 
-    Returns 1 when an Avro file stopped before its end (a corrupt block, or a codec
-    whose package is missing), after reading every input.
+    Returns 1 when an input could not be opened or an Avro file stopped before its
+    end (a corrupt block, or a codec whose package is missing), after reading every
+    other input.
     """
     configure_logging("text", "WARNING")
     rule_set, reports = load_rule_set(arguments.rules, arguments.query)
@@ -188,7 +189,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
                     replay_stream(rule_set, handle, name, output, errors, summary)
         except OSError as exc:
             sys.stderr.write(f"eql-stream: cannot read {name}: {exc.strerror}\n")
-            return EXIT_FAILED
+            summary.unfinished_files += 1
     output.flush()
     sys.stderr.write(summary.describe() + "\n")
     # Skipped lines are reported and counted. A file that could not be read to its end is a failure.

@@ -22,7 +22,7 @@ class ReplaySummary:
     events: int = 0
     alerts: int = 0
     skipped: int = 0
-    # Avro files that could not be read to their end.
+    # Inputs that could not be opened, or Avro files that could not be read to their end.
     unfinished_files: int = 0
 
     def describe(self) -> str:

@@ -133,10 +133,12 @@ def test_replay_alert_ids_stable_across_runs() -> None:
 
 
 def test_replay_missing_file_fails() -> None:
-    finished = _run("replay", "does-not-exist.jsonl")
+    finished = _run("replay", "does-not-exist.jsonl", str(CORPUS))
 
     assert finished.returncode == 1
     assert b"cannot read does-not-exist.jsonl" in finished.stderr
+    # The inputs after it are still read, and the summary is printed.
+    assert b"replay: 213 events read, 43 alerts" in finished.stderr
 
 
 @pytest.mark.parametrize(
