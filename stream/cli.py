@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import sys
@@ -59,17 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser(
         "replay",
-        help="evaluate NDJSON events from files or standard input",
+        help="evaluate NDJSON or Avro events from files or standard input",
         description=(
-            "Read events from NDJSON files or Avro Object Container Files (detected by their header), or NDJSON "
-            "from standard input when no file or '-' is given, and write one alert per line as JSON to standard output."
+            "Read events from NDJSON files or Avro Object Container Files (detected by their header), or from "
+            "standard input when no file or '-' is given, and write one alert per line as JSON to standard output."
         ),
     )
     _add_rule_arguments(replay)
     replay.add_argument("--strict", action="store_true", help="exit 1 without reading input if any rule fails to load or compile")
     replay.add_argument(
         "inputs", nargs="*", metavar="INPUT",
-        help="NDJSON file or Avro Object Container File to read; '-' or none reads NDJSON from standard input",
+        help="NDJSON file or Avro Object Container File to read; '-' or none reads standard input",
     )
     replay.set_defaults(handler=run_replay)
 
@@ -179,7 +180,12 @@ def run_replay(arguments: argparse.Namespace) -> int:
     output, errors = sys.stdout.buffer, sys.stderr.buffer
     for name in arguments.inputs or ["-"]:
         if name == "-":
-            replay_stream(rule_set, sys.stdin.buffer, "<stdin>", output, errors, summary)
+            stdin = sys.stdin.buffer
+            if is_object_container(stdin.peek(4)[:4]):
+                # fastavro seeks while it reads blocks, which a pipe cannot, so the file is read whole first.
+                replay_object_container(rule_set, io.BytesIO(stdin.read()), "<stdin>", output, errors, summary)
+            else:
+                replay_stream(rule_set, stdin, "<stdin>", output, errors, summary)
             continue
         try:
             with open(name, "rb") as handle:

@@ -57,6 +57,29 @@ def test_replay_avro_file_same_alerts_as_json(tmp_path: Path) -> None:
     assert "213 events read, 43 alerts, 0 lines skipped" in avro_summary
 
 
+def test_replay_avro_on_standard_input(tmp_path: Path) -> None:
+    events = [json.loads(line) for line in CORPUS.read_bytes().splitlines()[:50]]
+    for event in events:
+        event.pop("_expect")
+        event.pop("_why")
+    avro_path = tmp_path / "part.avro"
+    with avro_path.open("wb") as handle:
+        write_event_file(handle, events)
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "stream.cli", "replay", "-"],
+        input=avro_path.read_bytes(), capture_output=True, cwd=REPOSITORY,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)}, timeout=120,
+    )
+
+    file_alerts, _ = _replay(avro_path)
+    stdin_alerts = [json.loads(line) for line in finished.stdout.splitlines()]
+    assert finished.returncode == 0, finished.stderr
+    assert b"replay: 50 events read" in finished.stderr
+    assert len(stdin_alerts) == len(file_alerts) > 0
+    assert sorted(map(_alert_key, stdin_alerts)) == sorted(map(_alert_key, file_alerts))
+
+
 def test_replay_avro_corrupt_block_reported(tmp_path: Path) -> None:
     events = [json.loads(line) for line in CORPUS.read_bytes().splitlines()[:50]]
     for event in events:
