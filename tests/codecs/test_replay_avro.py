@@ -38,16 +38,21 @@ def _alert_key(alert: dict) -> tuple:
     )
 
 
-def test_replay_avro_file_same_alerts_as_json(tmp_path: Path) -> None:
+def _write_corpus_file(path: Path, count: int | None = None, codec: str = "deflate") -> Path:
+    """Write the first ``count`` corpus events (all by default), without their labels, to an Avro file at ``path``."""
     events = []
-    for line in CORPUS.read_bytes().splitlines():
+    for line in CORPUS.read_bytes().splitlines()[:count]:
         document = json.loads(line)
         document.pop("_expect")
         document.pop("_why")
         events.append(document)
-    avro_path = tmp_path / "corpus.avro"
-    with avro_path.open("wb") as handle:
-        write_event_file(handle, events)
+    with path.open("wb") as handle:
+        write_event_file(handle, events, codec=codec)
+    return path
+
+
+def test_replay_avro_file_same_alerts_as_json(tmp_path: Path) -> None:
+    avro_path = _write_corpus_file(tmp_path / "corpus.avro")
 
     json_alerts, _ = _replay(CORPUS)
     avro_alerts, avro_summary = _replay(avro_path)
@@ -58,13 +63,7 @@ def test_replay_avro_file_same_alerts_as_json(tmp_path: Path) -> None:
 
 
 def test_replay_avro_on_standard_input(tmp_path: Path) -> None:
-    events = [json.loads(line) for line in CORPUS.read_bytes().splitlines()[:50]]
-    for event in events:
-        event.pop("_expect")
-        event.pop("_why")
-    avro_path = tmp_path / "part.avro"
-    with avro_path.open("wb") as handle:
-        write_event_file(handle, events)
+    avro_path = _write_corpus_file(tmp_path / "part.avro", 50)
 
     finished = subprocess.run(
         [sys.executable, "-m", "stream.cli", "replay", "-"],
@@ -81,13 +80,7 @@ def test_replay_avro_on_standard_input(tmp_path: Path) -> None:
 
 
 def test_replay_avro_corrupt_block_reported(tmp_path: Path) -> None:
-    events = [json.loads(line) for line in CORPUS.read_bytes().splitlines()[:50]]
-    for event in events:
-        event.pop("_expect")
-        event.pop("_why")
-    avro_path = tmp_path / "corrupt.avro"
-    with avro_path.open("wb") as handle:
-        write_event_file(handle, events, codec="null")
+    avro_path = _write_corpus_file(tmp_path / "corrupt.avro", 50, codec="null")
     data = bytearray(avro_path.read_bytes())
     data[-200:-150] = b"\xff" * 50
     avro_path.write_bytes(bytes(data))
