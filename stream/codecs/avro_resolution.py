@@ -1,4 +1,4 @@
-"""Which fields of a writer schema the reader schema cannot read, found without any data.
+"""Static check of Avro schema resolution: the writer fields whose values a reader schema cannot read.
 
 Avro resolves a writer schema to a reader schema per value: fastavro raises
 only when a message contains a value that does not resolve. A writer schema

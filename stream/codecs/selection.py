@@ -122,14 +122,17 @@ def _shorter_than(min_size: int) -> ShapeCheck:
     for example) cannot be a record, so it is decoded and dead-lettered.
     """
 
+    # An empty payload is decoded even when the schema's records can be empty.
+    least = max(min_size, 1)
+
     def must_decode(payloads: Sequence[bytes | None]) -> list[int]:
         try:
             # The common batch is settled without a Python-level loop.
-            if min(map(len, payloads), default=min_size) >= max(min_size, 1):  # type: ignore[arg-type]
+            if min(map(len, payloads), default=least) >= least:  # type: ignore[arg-type]
                 return []
         except TypeError:
             pass  # a tombstone (None) in the batch
-        return [index for index, payload in enumerate(payloads) if payload is None or len(payload) < max(min_size, 1)]
+        return [index for index, payload in enumerate(payloads) if payload is None or len(payload) < least]
 
     return must_decode
 

@@ -10,6 +10,8 @@ with ``/`` as an address block, and reject a literal that is no address.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from stream.eql import QueryError, compile_query
@@ -76,31 +78,21 @@ def test_ip_sort_key_orders_ipv4_inside_mapped_range() -> None:
     assert keys == sorted(keys)
 
 
-@pytest.mark.parametrize(
-    "condition",
-    [
-        pytest.param('source.ip > "abc"', id="range"),
-        pytest.param('source.ip == "abc"', id="equal"),
-        pytest.param('source.ip != "abc"', id="not-equal"),
-        pytest.param('source.ip in ("10.0.0.1", "abc")', id="in"),
-        pytest.param('source.ip == "abc/8"', id="block-of-no-address"),
-    ],
-)
-def test_ip_field_non_address_literal_rejected(condition: str) -> None:
-    with pytest.raises(QueryError, match="invalid IP address 'abc|invalid address block"):
+IP_REJECTED_CASES = [
+    pytest.param('source.ip > "abc"', "invalid IP address 'abc'", id="range"),
+    pytest.param('source.ip == "abc"', "invalid IP address 'abc'", id="equal"),
+    pytest.param('source.ip != "abc"', "invalid IP address 'abc'", id="not-equal"),
+    pytest.param('source.ip in ("10.0.0.1", "abc")', "invalid IP address 'abc'", id="in"),
+    pytest.param('source.ip == "abc/8"', "invalid address block", id="block-of-no-address"),
+    pytest.param('source.ip == "10.0.0.0/33"', "invalid address block", id="prefix-beyond-32-bits"),
+    pytest.param('source.ip == "::ffff:10.0.0.0/104"', "invalid address block", id="mapped-address-with-ipv6-prefix"),
+    pytest.param('source.ip == "::ffff:10.0.0.0/8"', "invalid address block", id="mapped-address-with-ipv4-prefix"),
+    pytest.param('source.ip == "10.0.0.0/255.0.0.0"', "invalid address block", id="netmask-instead-of-length"),
+    pytest.param('source.ip == "10.0.0.0/"', "invalid address block", id="no-length"),
+]
+
+
+@pytest.mark.parametrize(("condition", "message"), IP_REJECTED_CASES)
+def test_ip_field_literal_rejected(condition: str, message: str) -> None:
+    with pytest.raises(QueryError, match=re.escape(message)):
         compile_query(f"process where {condition}")
-
-
-@pytest.mark.parametrize(
-    "block",
-    [
-        pytest.param("10.0.0.0/33", id="prefix-beyond-32-bits"),
-        pytest.param("::ffff:10.0.0.0/104", id="mapped-address-with-ipv6-prefix"),
-        pytest.param("::ffff:10.0.0.0/8", id="mapped-address-with-ipv4-prefix"),
-        pytest.param("10.0.0.0/255.0.0.0", id="netmask-instead-of-length"),
-        pytest.param("10.0.0.0/", id="no-length"),
-    ],
-)
-def test_ip_field_invalid_block_rejected(block: str) -> None:
-    with pytest.raises(QueryError, match="invalid address block"):
-        compile_query(f'process where source.ip == "{block}"')
