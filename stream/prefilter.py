@@ -22,9 +22,10 @@ The test must never skip a message that the full matcher would alert on:
   same byte search is sound for Avro payloads (the JSON escape rule does not
   apply, and is harmless there).
 
-The search runs in Hyperscan over a whole batch of payloads at once (vectored
-mode, so the payloads are not copied). On the benchmark machine that cost
-0.6 to 0.9 microseconds per 2 KB event with the shipped rule. A rule without
+The search runs in Hyperscan over a whole batch of payloads at once, joined
+into one buffer. On the benchmark machine, copying a batch of 2 KB events and
+scanning it in block mode took 1.0 microseconds per event with the shipped
+rule. Vectored mode over the separate payloads took 1.15. A rule without
 necessary literals can match any message: it is selected for every message,
 so no message is skipped outright. Each occurrence of a literal costs a call
 into Python, so literals found in nearly every message are dropped from the
@@ -143,7 +144,7 @@ class Prefilter:
             return dict.fromkeys(range(len(payloads)), self.always) if self.always else {}
 
         hits: list[int] = []
-        self._database.scan(list(payloads), match_event_handler=_collect_hit, context=hits)
+        self._database.scan(b"".join(payloads), match_event_handler=_collect_hit, context=hits)
         literal_hits, escape_hits = self._locate_hits(payloads, hits) if hits else (set(), [])
         selections = self._selections(payloads, literal_hits, escape_hits)
 
@@ -238,10 +239,10 @@ def _describe_needles(needles: list[bytes], limit: int = 8) -> str:
 
 
 def _compile(needles: list[bytes]) -> hyperscan.Database:
-    """Compile the needles (ASCII case-insensitive) and the hiding escapes (exact) into one vectored database."""
+    """Compile the needles (ASCII case-insensitive) and the hiding escapes (exact) into one block-mode database."""
     expressions = [*needles, *_HIDING_ESCAPES]
     flags = [hyperscan.HS_FLAG_CASELESS] * len(needles) + [0] * len(_HIDING_ESCAPES)
-    database = hyperscan.Database(mode=hyperscan.HS_MODE_VECTORED)
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(
         expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=flags, literal=True
     )
