@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -307,19 +308,35 @@ class RawConsumeResult:
 
 
 def consume_raw(
-    bootstrap: str, topic: str, group_id: str, expected: int, broker_pid: int | None = None, timeout_s: float = 600.0
+    bootstrap: str,
+    topic: str,
+    group_id: str,
+    expected: int,
+    broker_pid: int | None = None,
+    timeout_s: float = 600.0,
+    inspect_batch: Callable[[list[Message]], object] | None = None,
+    consumer_settings: Mapping[str, Any] | None = None,
 ) -> RawConsumeResult:
     """Read ``expected`` messages from the start of ``topic`` with a fresh group and do nothing else.
 
     This is the ceiling for any consumer in Python on this broker: one
     ``consume(1000, 1.0)`` call per loop and a count of the messages that
-    carry no error.
+    carry no error. ``inspect_batch``, when given, is called with each
+    non-empty batch (errors included) after counting it, so a caller can
+    measure the ceiling of one step of the work on top of consuming.
+    ``consumer_settings`` are added to the consumer's librdkafka configuration.
 
     Raises:
         BrokerError: fewer than ``expected`` messages arrived within ``timeout_s`` seconds.
     """
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": group_id, "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group_id,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            **(consumer_settings or {}),
+        }
     )
     consumer.subscribe([topic])
     started = time.perf_counter()
@@ -331,9 +348,12 @@ def consume_raw(
         while count < expected:
             if time.perf_counter() - started > timeout_s:
                 raise BrokerError(f"raw consumer read {count} of {expected} messages from {topic!r} in {timeout_s:g} s")
-            for message in consumer.consume(1000, 1.0):
+            messages = consumer.consume(1000, 1.0)
+            for message in messages:
                 if message.error() is None:
                     count += 1
+            if inspect_batch is not None and messages:
+                inspect_batch(messages)
             if first_at is None and count:
                 first_at = time.perf_counter()
                 first_count = count

@@ -12,6 +12,9 @@ Contenders, each in its own function and run in turn within each round (the
 starting one rotates from round to round):
 
 * raw: a bare confluent-kafka consumer that only counts messages;
+* raw_scan: the same consumer, which also runs the service's prefilter (the
+  shipped rule's literals, in Hyperscan) over the payloads of each batch. It
+  shows how close to raw any design that scans every payload can come;
 * ``eql-stream run --until-end`` on the JSON topic with 1 worker, with the
   prefilter off (``--no-prefilter``) and with ``--workers 2``;
 * the same on an Avro copy of the topic (``--input-format avro``).
@@ -65,6 +68,7 @@ from bench.events import generate_process_events  # noqa: E402
 from bench.metrics_text import histogram_buckets, histogram_quantile, metric_total, percentile  # noqa: E402
 from bench.service_run import READY_METRIC, SAMPLE_INTERVAL_S, ServiceRun, steady_cores, steady_rate  # noqa: E402
 from bench.kafka_setup import (  # noqa: E402
+    RawConsumeResult,
     consume_raw,
     create_topics,
     produce_all,
@@ -233,15 +237,41 @@ def _measurement_from_run(contender: str, run: ServiceRun, events: int) -> Measu
 def measure_raw(context: BenchContext) -> Measurement:
     """Measure contender (a): a bare consumer that reads the JSON topic, ``eps`` from its first batch to its last message."""
     result = consume_raw(context.bootstrap, context.json_topic, context.next_name("raw"), context.events, context.broker_pid)
+    return _measurement_from_raw("raw", result)
+
+
+def _measurement_from_raw(contender: str, result: RawConsumeResult) -> Measurement:
     steady = result.steady_s > 0
     return Measurement(
-        "raw",
+        contender,
         result.steady_messages / result.steady_s if steady else None,
         wall_eps=result.messages / result.total_s,
         startup_s=result.total_s - result.steady_s,
         service_cores=result.steady_cpu_s / result.steady_s if steady else None,
         broker_cores=result.steady_broker_cpu_s / result.steady_s if steady and result.steady_broker_cpu_s is not None else None,
     )
+
+
+def measure_raw_scan(context: BenchContext) -> Measurement:
+    """Measure the bare consumer plus the prefilter's scan of every batch, the ceiling of a service that scans each payload."""
+    from confluent_kafka import Message
+
+    from stream.prefilter import Prefilter
+    from stream.ruleset import load_rule_set
+
+    rule_set, _ = load_rule_set()
+    prefilter = Prefilter(compiled.query.necessary_literals for compiled in rule_set.rules)
+
+    def scan(messages: list[Message]) -> object:
+        return prefilter.select_batch([value or b"" for value in map(Message.value, messages)])
+
+    # The service's prefetch settings: with librdkafka's default backoff of 1 s, a consumer slower than the
+    # fetcher lets its full queue run dry (see stream/kafka/clients.py).
+    result = consume_raw(
+        context.bootstrap, context.json_topic, context.next_name("raw-scan"), context.events, context.broker_pid,
+        inspect_batch=scan, consumer_settings={"fetch.queue.backoff.ms": 10, "queued.max.messages.kbytes": 16384},
+    )
+    return _measurement_from_raw("raw_scan", result)
 
 
 def measure_json_one_worker(context: BenchContext) -> Measurement:
@@ -281,6 +311,7 @@ def measure_avro_one_worker(context: BenchContext) -> Measurement:
 
 CONTENDERS: tuple[Callable[[BenchContext], Measurement], ...] = (
     measure_raw,
+    measure_raw_scan,
     measure_json_one_worker,
     measure_json_no_prefilter,
     measure_json_two_workers,
@@ -576,7 +607,7 @@ def build_summary(
     raw_eps = _eps(best, "raw")
     json_eps = _eps(best, "json")
     avro_eps = _eps(best, "avro")
-    service_peaks = [m.peak_rss_mb for name, m in best.items() if name != "raw" and m.peak_rss_mb is not None]
+    service_peaks = [m.peak_rss_mb for name, m in best.items() if not name.startswith("raw") and m.peak_rss_mb is not None]
     summary: dict[str, Any] = {
         "raw_eps": raw_eps,
         "json_eps": json_eps,
@@ -588,6 +619,8 @@ def build_summary(
         "peak_rss_mb": max(service_peaks, default=None),
         "p50_latency_ms": None if latency is None else latency.p50_ms,
         "json_no_prefilter_eps": _eps(best, "json_no_prefilter"),
+        "raw_scan_eps": _eps(best, "raw_scan"),
+        "raw_scan_ratio": ratio(_eps(best, "raw_scan"), raw_eps),
         "json_workers2_eps": _eps(best, "json_workers2"),
         "contenders": {name: _measurement_dict(measurement) for name, measurement in best.items()},
         "latency": None if latency is None else latency.__dict__,

@@ -212,6 +212,7 @@ def test_build_summary_marks_unavailable_contenders_as_none() -> None:
     measurement = throughput.Measurement
     best = {
         "raw": measurement("raw", 100_000.0),
+        "raw_scan": measurement("raw_scan", 80_000.0, peak_rss_mb=300.0),
         "json": measurement("json", 70_000.0, peak_rss_mb=90.0),
         "json_workers2": measurement("json_workers2", None, note="not available"),
         "avro": measurement("avro", None, note="not available"),
@@ -221,6 +222,7 @@ def test_build_summary_marks_unavailable_contenders_as_none() -> None:
 
     assert HEADLINE_KEYS <= summary.keys()
     assert summary["json_ratio"] == pytest.approx(0.7)
+    assert summary["raw_scan_ratio"] == pytest.approx(0.8)
     assert summary["avro_eps"] is None
     assert summary["avro_ratio"] is None
     assert summary["workers2_speedup"] is None
@@ -266,7 +268,12 @@ def test_produce_paced_delivers_every_message(kafka_bootstrap: str, kafka_topic_
     topic = kafka_topic_factory(partitions=2)
 
     result = kafka_setup.produce_paced(kafka_bootstrap, topic, [b"a", b"bb", b"ccc"], rate_eps=4000, duration_s=0.5)
-    consumed = kafka_setup.consume_raw(kafka_bootstrap, topic, kafka_group_id, expected=result.sent, timeout_s=30)
+    inspected: list[bytes] = []
+    consumed = kafka_setup.consume_raw(
+        kafka_bootstrap, topic, kafka_group_id, expected=result.sent, timeout_s=30,
+        inspect_batch=lambda messages: inspected.extend(message.value() for message in messages),
+    )
 
     assert 1800 <= result.sent <= 2000
     assert consumed.messages == result.sent
+    assert len(inspected) == result.sent
