@@ -21,14 +21,22 @@ class ReplaySummary:
 
     events: int = 0
     alerts: int = 0
+    # NDJSON lines skipped.
     skipped: int = 0
     # Inputs that could not be opened, or Avro files that could not be read to their end.
     unfinished_files: int = 0
+    # Avro records skipped, and the rest of an Avro file after a corrupt block (counted as one).
+    skipped_records: int = 0
 
     def describe(self) -> str:
         """Return the one-line summary printed at the end of a replay."""
-        counts = (_count(self.events, "event") + " read", _count(self.alerts, "alert"), _count(self.skipped, "line") + " skipped")
-        return "replay: " + ", ".join(counts)
+        if not self.skipped_records:
+            skipped = _count(self.skipped, "line")
+        elif not self.skipped:
+            skipped = _count(self.skipped_records, "record")
+        else:
+            skipped = f"{_count(self.skipped, 'line')} and {_count(self.skipped_records, 'record')}"
+        return "replay: " + ", ".join((_count(self.events, "event") + " read", _count(self.alerts, "alert"), skipped + " skipped"))
 
 
 def _count(number: int, noun: str) -> str:
@@ -71,10 +79,11 @@ def replay_object_container(
 ) -> None:
     """Evaluate every event of an Avro Object Container File; alerts go to ``output`` as JSON lines.
 
-    The writer schema comes from the file's header. An event whose fields have
-    impossible types is reported with its record number and skipped. A corrupt
-    block ends the file, because the records after it cannot be located; it is
-    reported and counted as one skipped record.
+    The writer schema comes from the file's header. An event that does not
+    resolve to the reader schema, or whose fields have impossible types, is
+    reported with its record number and skipped. A corrupt block ends the
+    file, because the records after it cannot be located; it is reported and
+    counted as one skipped record.
     """
     from stream.codecs.avro_codec import read_event_file
 
@@ -82,9 +91,12 @@ def replay_object_container(
     try:
         for record_number, event in enumerate(read_event_file(handle), start=1):
             where = f"{source_name}: record {record_number}"
-            _evaluate(rule_set, event, SourceRef.file(source_name, record_number), where, output, errors, summary)
+            if isinstance(event, DecodeError):
+                _skip(errors, summary, where, event, record=True)
+                continue
+            _evaluate(rule_set, event, SourceRef.file(source_name, record_number), where, output, errors, summary, record=True)
     except DecodeError as exc:
-        summary.skipped += 1
+        summary.skipped_records += 1
         summary.unfinished_files += 1
         errors.write(
             f"{source_name}: after record {record_number}: stopped reading ({exc.reason}): {exc.message}\n".encode()
@@ -99,12 +111,17 @@ def _evaluate(
     output: BinaryIO,
     errors: BinaryIO,
     summary: ReplaySummary,
+    *,
+    record: bool = False,
 ) -> None:
-    """Write the alerts of one decoded event, or report it as skipped when a field has an impossible type."""
+    """Write the alerts of one decoded event, or report it as skipped when a field has an impossible type.
+
+    ``record`` is true for an event read from an Avro record, false for an NDJSON line.
+    """
     try:
         alerts = rule_set.alerts_for(event, source)
     except DecodeError as exc:
-        _skip(errors, summary, where, exc)
+        _skip(errors, summary, where, exc, record=record)
         return
 
     summary.events += 1
@@ -113,6 +130,9 @@ def _evaluate(
     summary.alerts += len(alerts)
 
 
-def _skip(errors: BinaryIO, summary: ReplaySummary, where: str, error: DecodeError) -> None:
-    summary.skipped += 1
+def _skip(errors: BinaryIO, summary: ReplaySummary, where: str, error: DecodeError, *, record: bool = False) -> None:
+    if record:
+        summary.skipped_records += 1
+    else:
+        summary.skipped += 1
     errors.write(f"{where}: skipped ({error.reason}): {error.message}\n".encode())

@@ -257,6 +257,10 @@ def test_replay_warns_on_unknown_category() -> None:
 REPLAY_SUMMARY_CASES = [
     pytest.param(ReplaySummary(62, 8, 0), "replay: 62 events read, 8 alerts, 0 lines skipped", id="plural"),
     pytest.param(ReplaySummary(1, 1, 1), "replay: 1 event read, 1 alert, 1 line skipped", id="singular"),
+    pytest.param(ReplaySummary(9, 2, skipped_records=3), "replay: 9 events read, 2 alerts, 3 records skipped", id="records"),
+    pytest.param(
+        ReplaySummary(9, 2, 2, skipped_records=1), "replay: 9 events read, 2 alerts, 2 lines and 1 record skipped", id="both"
+    ),
 ]
 
 

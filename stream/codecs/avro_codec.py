@@ -156,11 +156,14 @@ class AvroEventDecoder:
         record = _read_record(body, plan.writer, plan.reader)
         return self._convert(record)
 
-    def decode_records(self, data: bytes, count: int) -> Iterator[dict[str, Any]]:
+    def decode_records(self, data: bytes, count: int) -> Iterator[dict[str, Any] | DecodeError]:
         """Decode ``count`` records written one after another in ``data`` with the plain writer schema.
 
         For the blocks of an Object Container File, which carry no framing
-        between records.
+        between records. A record that is valid Avro of the writer schema but
+        does not resolve to the reader schema (a union branch or an enum symbol
+        the reader lacks) comes back as a ``DecodeError`` in its place, and
+        the records after it are still read.
 
         Raises:
             DecodeError: reason ``invalid_avro`` for a record that is truncated or
@@ -175,12 +178,22 @@ class AvroEventDecoder:
             if plan.compiled is not None:
                 document, position = _read_compiled_at(data, plan.compiled, position)
                 yield self._merge_extra(document)
-            else:
-                buffer = io.BytesIO(data)
-                buffer.seek(position)
+                continue
+
+            buffer = io.BytesIO(data)
+            buffer.seek(position)
+            try:
                 record = _read_from(buffer, plan.writer, plan.reader)
+            except DecodeError as exc:
+                # Read the record again with the writer schema alone. When that works, the record is
+                # valid but does not fit the reader schema, and the next record starts after it.
+                buffer.seek(position)
+                _read_from(buffer, plan.writer, None)
                 position = buffer.tell()
-                yield self._convert(record)
+                yield exc
+                continue
+            position = buffer.tell()
+            yield self._convert(record)
         if position != len(data):
             raise DecodeError("invalid_avro", f"a block has {len(data) - position} bytes after its last record")
 
@@ -287,6 +300,10 @@ def _read_from(buffer: io.BytesIO, writer: dict[str, Any], reader: dict[str, Any
         record = fastavro.schemaless_reader(buffer, writer, reader)
     except RecursionError:
         raise DecodeError("invalid_avro", _TOO_DEEP) from None
+    except SchemaResolutionError as exc:
+        raise DecodeError(
+            "invalid_avro", f"the record does not resolve to the reader schema: {_summary(exc)}"
+        ) from None
     except _READ_ERRORS as exc:
         raise DecodeError(
             "invalid_avro", f"the payload is not a valid Avro record of the writer schema: {_summary(exc)}"
@@ -396,18 +413,20 @@ def is_object_container(prefix: bytes) -> bool:
     return prefix[: len(OCF_MAGIC)] == OCF_MAGIC
 
 
-def read_event_file(handle: IO[bytes], reader_schema: AvroSchema | None = None) -> Iterator[dict[str, Any]]:
+def read_event_file(handle: IO[bytes], reader_schema: AvroSchema | None = None) -> Iterator[dict[str, Any] | DecodeError]:
     """Read the events of an Avro Object Container File, with the writer schema of its header.
 
     ``handle`` must be a buffered reader (as ``open(path, "rb")`` returns) or seekable. Events are resolved to ``reader_schema`` (default: the shipped process event
-    schema) and returned as ECS documents, one at a time.
+    schema) and returned as ECS documents, one at a time. An event that is
+    valid Avro but does not resolve to the reader schema comes back as a
+    ``DecodeError`` (reason ``invalid_avro``) in its place, and reading goes on.
 
     Raises:
         DecodeError: reason ``invalid_framing`` when the file header is not an Avro
-            container header, ``invalid_avro`` when a block is corrupt or an event
-            does not resolve to the reader schema, ``unsupported_codec`` when the
-            blocks need a compression package that is not installed. Reading stops
-            at the first error.
+            container header, ``invalid_avro`` when a block is corrupt or the
+            header's schema does not resolve to the reader schema,
+            ``unsupported_codec`` when the blocks need a compression package that
+            is not installed. Reading stops at the first such error.
     """
     reader_schema = reader_schema or load_shipped_schema(PROCESS_EVENT_SCHEMA)
     prefix = _peek(handle, len(OCF_MAGIC))

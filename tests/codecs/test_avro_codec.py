@@ -539,3 +539,22 @@ def test_writer_schema_with_reader_alias_accepted() -> None:
 )
 def test_is_object_container(prefix: bytes, expected: bool) -> None:
     assert is_object_container(prefix) is expected
+
+
+def test_event_file_skips_a_record_that_does_not_resolve(event_schema: AvroSchema) -> None:
+    # The writer's event.id may also be a long, which the reader's union lacks.
+    plain = '{"name": "id", "type": ["null", "string"]'
+    text = json.dumps(event_schema.definition)
+    assert plain in text
+    writer = parse_definition(json.loads(text.replace(plain, '{"name": "id", "type": ["null", "string", "long"]')), source="test")
+    events = [{"event": {"id": "first"}}, {"event": {"id": 5}}, {"event": {"id": "third"}}]
+    buffer = io.BytesIO()
+    write_event_file(buffer, events, writer)
+
+    read = list(read_event_file(io.BytesIO(buffer.getvalue()), event_schema))
+
+    assert read[0] == events[0]
+    assert read[2] == events[2]
+    assert isinstance(read[1], DecodeError)
+    assert read[1].reason == "invalid_avro"
+    assert "does not resolve to the reader schema" in read[1].message

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from stream.codecs.avro_codec import write_event_file
+from stream.codecs.avro_schema import PROCESS_EVENT_SCHEMA, load_shipped_schema, parse_definition
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 CORPUS = REPOSITORY / "tests" / "data" / "network-discovery-labelled.jsonl"
@@ -92,6 +93,29 @@ def test_replay_avro_corrupt_block_reported(tmp_path: Path) -> None:
 
     assert finished.returncode == 1
     assert b"stopped reading (invalid_avro)" in finished.stderr
+
+
+def test_replay_avro_skips_unresolvable_record(tmp_path: Path) -> None:
+    # The writer's event.id may also be a long, which the shipped reader schema's union lacks.
+    schema = load_shipped_schema(PROCESS_EVENT_SCHEMA)
+    plain = '{"name": "id", "type": ["null", "string"]'
+    widened = json.dumps(schema.definition).replace(plain, '{"name": "id", "type": ["null", "string", "long"]')
+    writer = parse_definition(json.loads(widened), source="test")
+    alerting = {"event": {"category": ["process"], "type": ["start"]}, "process": {"name": "netstat.exe"}}
+    events = [alerting, {**alerting, "event": {**alerting["event"], "id": 5}}, alerting]
+    avro_path = tmp_path / "widened.avro"
+    with avro_path.open("wb") as handle:
+        write_event_file(handle, events, writer)
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "stream.cli", "replay", str(avro_path)],
+        capture_output=True, cwd=REPOSITORY, env={**os.environ, "PYTHONPATH": str(REPOSITORY)}, timeout=120,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    assert len(finished.stdout.splitlines()) == 2
+    assert b"record 2: skipped (invalid_avro): the record does not resolve to the reader schema" in finished.stderr
+    assert b"replay: 2 events read, 2 alerts, 1 record skipped" in finished.stderr
 
 
 def test_replay_avro_codec_without_package(tmp_path: Path) -> None:
