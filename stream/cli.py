@@ -30,7 +30,11 @@ EXIT_USAGE = 2
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``eql-stream`` command and return its exit code."""
     parser = build_parser()
-    arguments = parser.parse_args(argv)
+    arguments, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse reports a sub-command's unknown options with the top-level usage, which does not list them.
+        owner: argparse.ArgumentParser = getattr(arguments, "command_parser", parser)
+        owner.error(f"unrecognized arguments: {' '.join(unknown)}")
     if not hasattr(arguments, "handler"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -56,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_rule_arguments(check)
     check.add_argument("--json", action="store_true", help="print one JSON list of {path, rule_id, name, status, error, warnings}")
-    check.set_defaults(handler=run_check)
+    check.set_defaults(handler=run_check, command_parser=check)
 
     replay = commands.add_parser(
         "replay",
@@ -72,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "inputs", nargs="*", metavar="INPUT",
         help="NDJSON file or Avro Object Container File to read; '-' or none reads standard input",
     )
-    replay.set_defaults(handler=run_replay)
+    replay.set_defaults(handler=run_replay, command_parser=replay)
 
     run = commands.add_parser(
         "run",
@@ -80,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Consume ECS events from Kafka, evaluate every rule and produce alerts to the output topic.",
     )
     _add_run_arguments(run)
-    run.set_defaults(handler=run_service)
+    run.set_defaults(handler=run_service, command_parser=run)
     return parser
 
 

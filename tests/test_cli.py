@@ -161,6 +161,23 @@ def test_run_invalid_configuration_exits_2(arguments: list[str], fragment: bytes
     assert b"Traceback" not in finished.stderr
 
 
+@pytest.mark.parametrize(
+    ("arguments", "usage"),
+    [
+        pytest.param(["run", "--bogus"], b"usage: eql-stream run ", id="run"),
+        pytest.param(["check", "--bogus"], b"usage: eql-stream check ", id="check"),
+        pytest.param(["replay", "--bogus", "-"], b"usage: eql-stream replay ", id="replay"),
+        pytest.param(["--bogus"], b"usage: eql-stream [-h]", id="top-level"),
+    ],
+)
+def test_cli_unknown_option_shows_command_usage(arguments: list[str], usage: bytes) -> None:
+    finished = _run(*arguments, stdin=b"")
+
+    assert finished.returncode == 2
+    assert usage in finished.stderr
+    assert b"unrecognized arguments: --bogus" in finished.stderr
+
+
 def test_run_reads_config_flag_file(tmp_path: Path) -> None:
     config = tmp_path / "eql-stream.toml"
     config.write_text('bootstrap_servers = "127.0.0.1:1"\ninput_topics = ["events"]\nmetrics_port = 99999\n')
