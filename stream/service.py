@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,13 @@ HEADER_SOURCE_PARTITION = "eql_stream.source.partition"
 HEADER_SOURCE_OFFSET = "eql_stream.source.offset"
 HEADER_ERROR_REASON = "eql_stream.error.reason"
 HEADER_ERROR_MESSAGE = "eql_stream.error.message"
+# On a dead letter whose payload was cut (see SHORTENED_PAYLOAD_BYTES): the whole payload's size in bytes.
+HEADER_PAYLOAD_SIZE = "eql_stream.payload.original_size"
+
+# A dead letter that the producer or the broker rejects for its size is produced again with the key,
+# the service's own headers and only this many first bytes of the payload. So one large bad message
+# cannot stop the stream, and the whole message stays on its input topic.
+SHORTENED_PAYLOAD_BYTES = 1024
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -97,6 +104,18 @@ class RejectedAlert:
             f"--kafka-config if the alert exceeds it, then produce this dead letter to the input topic again"
         )
 
+
+@dataclass(frozen=True, slots=True)
+class RejectedDeadLetter:
+    """A dead letter that the broker rejected for its size, to be produced again with a shortened payload."""
+
+    source: Message
+    reason: str
+    error_message: str
+    error: str
+    # The source partition's generation in the offset tracker when the dead letter was produced.
+    generation: int
+
 class DetectionService:
     """The consume, evaluate, produce and commit loop (see the module docstring)."""
 
@@ -122,6 +141,8 @@ class DetectionService:
         self._totals: Counter[str] = Counter()
         # Alerts rejected in delivery reports, dead-lettered once the producer's poll has returned.
         self._rejected_alerts: list[RejectedAlert] = []
+        # Dead letters rejected in delivery reports, produced again shortened once the poll has returned.
+        self._rejected_dead_letters: list[RejectedDeadLetter] = []
         # When the service subscribed, until it first gets partitions or has logged the wait.
         self._waiting_since: float | None = None
         # Set once shutdown has waited for deliveries and committed, just before the consumer closes.
@@ -418,55 +439,147 @@ class DetectionService:
         Runs outside the producer's callbacks, because producing may have to
         serve delivery reports to make room in the local queue.
         """
-        if not self._rejected_alerts:
-            return 0
         rejected, self._rejected_alerts = self._rejected_alerts, []
+        output_topic = self._settings.output_topic
+
+        def dead_letter(item: RejectedAlert) -> None:
+            self._dead_letter(item.source, "alert_rejected", item.describe(output_topic))
+            self._metrics.count_dead_letter("alert_rejected", 1)
+            self._totals["dead_lettered"] += 1
+
+        return self._replace_rejected(rejected, "the dead letter", dead_letter)
+
+    def _shorten_rejected_dead_letters(self) -> int:
+        """Produce again, shortened, every dead letter the broker rejected since the last call; return how many.
+
+        Runs outside the producer's callbacks, as :meth:`_dead_letter_rejected_alerts` does.
+        """
+        rejected, self._rejected_dead_letters = self._rejected_dead_letters, []
+
+        def shorten(item: RejectedDeadLetter) -> None:
+            self._shortened_dead_letter(item.source, item.reason, item.error_message, item.error)
+
+        return self._replace_rejected(rejected, "the shortened dead letter", shorten)
+
+    def _replace_rejected(self, rejected: Sequence[Any], replacement: str, produce: Callable[[Any], None]) -> int:
+        """Call ``produce`` for each rejected record (with ``source`` and ``generation``); return how many there were.
+
+        A record whose partition is no longer assigned as it was is skipped,
+        because the consumer that reads its message again handles it. Once
+        ``produce`` has queued the replacement, the rejected record is
+        acknowledged, so that the replacement keeps the source offset from
+        being stored. A failure to produce is recorded as the fatal error
+        instead of raised, because this also runs during shutdown; the
+        rejected record then stays unacknowledged.
+        """
         for item in rejected:
             source = item.source
             key = (source.topic(), source.partition())
+            where = f"{source.topic()}/{source.partition()}/{source.offset()}"
             if not self._offsets.is_current(key, item.generation):
-                # The partition was revoked or lost since, so the consumer that reads the message again handles it.
                 logger.info(
-                    "not dead-lettering %s/%d/%d after its alert was rejected: the partition is no longer assigned "
-                    "as it was, and the message will be read again", source.topic(), source.partition(), source.offset(),
+                    "not producing %s of %s: the partition is no longer assigned as it was, and the message will be read again",
+                    replacement, where,
                 )
                 continue
             try:
-                self._dead_letter(source, "alert_rejected", item.describe(self._settings.output_topic))
+                produce(item)
             except (KafkaException, BufferError) as exc:
-                # Also reached during shutdown, so record the failure instead of raising. The alert's
-                # record stays unacknowledged, so the source offset is never stored.
-                logger.error(
-                    "producing the dead letter of %s/%d/%d failed after its alert was rejected: %s",
-                    source.topic(), source.partition(), source.offset(), exc,
-                )
+                logger.error("producing %s of %s failed: %s", replacement, where, exc)
                 self._fatal_error = f"producing a dead letter failed: {exc}"
                 continue
-            # From here the dead letter, not the rejected alert, keeps the source offset from being stored.
             self._offsets.acknowledge(key, source.offset())
-            self._metrics.count_dead_letter("alert_rejected", 1)
-            self._totals["dead_lettered"] += 1
         return len(rejected)
 
     def _dead_letter(self, message: Message, reason: str, error_message: str) -> None:
+        """Produce ``message`` to its dead-letter topic with the reason and the error message in headers.
+
+        When the producer rejects the record for its size, it is produced
+        again at once with a shortened payload (see :meth:`_shortened_dead_letter`).
+        A rejection in the delivery report leads to the same, later.
+
+        Raises:
+            KafkaException: the producer rejected the record for another
+                reason, or rejected the shortened record too.
+        """
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         self._log_dead_letter(f"{topic}/{partition}/{offset}", reason, error_message)
         headers = list(message.headers() or [])
-        headers += [
+        headers += self._dead_letter_headers(message, reason, error_message)
+        acknowledge = self._tracker.callback(topic, partition, offset, None, False)
+        generation = self._offsets.generation((topic, partition))
+
+        def on_delivery(error: KafkaError | None, record: Message) -> None:
+            if error is not None and error.code() in _REJECTED_RECORD_ERRORS:
+                self._rejected_dead_letters.append(RejectedDeadLetter(message, reason, error_message, error.str(), generation))
+                return
+            acknowledge(error, record)
+
+        dead_letter_topic = self._settings.dead_letter_topic_for(topic)
+        try:
+            self._produce(message, dead_letter_topic, message.key(), message.value(), headers, tracker_callback=on_delivery)
+        except KafkaException as exc:
+            if error_code(exc) not in _REJECTED_RECORD_ERRORS:
+                raise
+            # Rejected before it was queued, so it gets no delivery report: the shortened
+            # dead letter takes over from its record.
+            self._offsets.acknowledge((topic, partition), offset)
+            self._shortened_dead_letter(message, reason, error_message, exc.args[0].str())
+
+    def _shortened_dead_letter(self, message: Message, reason: str, error_message: str, rejection: str) -> None:
+        """Produce the dead letter of ``message`` with only the first ``SHORTENED_PAYLOAD_BYTES`` of its payload.
+
+        The record keeps the key and the service's headers, not the source's
+        own headers, and gets ``HEADER_PAYLOAD_SIZE``. ``rejection`` is the
+        error with which the whole dead letter was rejected.
+
+        Raises:
+            KafkaException: the producer rejected the shortened record too.
+        """
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        dead_letter_topic = self._settings.dead_letter_topic_for(topic)
+        payload = message.value() or b""
+        note = (
+            f" [payload cut to its first {min(len(payload), SHORTENED_PAYLOAD_BYTES)} of {len(payload)} bytes, because "
+            f"the whole dead letter was rejected: {rejection}. The whole message is at {topic}/{partition}/{offset}]"
+        )
+        held_back = self._dead_letter_log.admit("shortened")
+        if held_back is not None:
+            since = f" ({held_back} more since the last such line)" if held_back else ""
+            logger.error(
+                "the dead letter of %s/%d/%d (%d bytes of payload) was rejected for topic %r: %s. Producing it again with "
+                "the first %d bytes of the payload. To keep whole payloads, raise max.message.bytes of that topic, and "
+                "message.max.bytes in --kafka-config when the payload exceeds it%s",
+                topic, partition, offset, len(payload), dead_letter_topic, rejection, SHORTENED_PAYLOAD_BYTES, since,
+            )
+
+        headers = self._dead_letter_headers(message, reason, error_message[: 1000 - len(note)] + note)
+        headers.append((HEADER_PAYLOAD_SIZE, str(len(payload))))
+        acknowledge = self._tracker.callback(topic, partition, offset, None, False)
+
+        def on_delivery(error: KafkaError | None, record: Message) -> None:
+            if error is not None and error.code() in _REJECTED_RECORD_ERRORS:
+                # The delivery failure stops the service, which cannot move past the message without losing it.
+                logger.error(
+                    "the shortened dead letter of %s/%d/%d was rejected for topic %r too: %s. Raise that topic's "
+                    "max.message.bytes (a shortened dead letter needs about %d bytes plus its key), then restart",
+                    topic, partition, offset, dead_letter_topic, error.str(), SHORTENED_PAYLOAD_BYTES + 2048,
+                )
+            acknowledge(error, record)
+
+        shortened = payload[:SHORTENED_PAYLOAD_BYTES]
+        self._produce(message, dead_letter_topic, message.key(), shortened, headers, tracker_callback=on_delivery)
+
+    @staticmethod
+    def _dead_letter_headers(message: Message, reason: str, error_message: str) -> list[tuple[str, Any]]:
+        """Return the service's headers of a dead letter of ``message``."""
+        return [
             (HEADER_ERROR_REASON, reason),
             (HEADER_ERROR_MESSAGE, error_message[:1000]),
-            (HEADER_SOURCE_TOPIC, topic),
-            (HEADER_SOURCE_PARTITION, str(partition)),
-            (HEADER_SOURCE_OFFSET, str(offset)),
+            (HEADER_SOURCE_TOPIC, message.topic()),
+            (HEADER_SOURCE_PARTITION, str(message.partition())),
+            (HEADER_SOURCE_OFFSET, str(message.offset())),
         ]
-        self._produce(
-            message,
-            self._settings.dead_letter_topic_for(topic),
-            message.key(),
-            message.value(),
-            headers,
-            tracker_callback=self._tracker.callback(topic, partition, offset, None, False),
-        )
 
     def _log_dead_letter(self, source: str, reason: str, error_message: str) -> None:
         held_back = self._dead_letter_log.admit(reason)
@@ -507,6 +620,7 @@ class DetectionService:
         alerts first.
         """
         self._dead_letter_rejected_alerts()
+        self._shorten_rejected_dead_letters()
         acknowledged_at = time.time()
         for timestamp_ms in self._tracker.take_alert_timestamps():
             self._metrics.observe_alert_latency(timestamp_ms, acknowledged_at)
@@ -556,13 +670,16 @@ class DetectionService:
         """
         deadline = time.monotonic() + timeout
         remaining = self._producer.flush(timeout)
-        # A full local queue must not hold the dead letters past the deadline either.
-        self._produce_deadline = deadline
-        try:
-            dead_lettered = self._dead_letter_rejected_alerts()
-        finally:
-            self._produce_deadline = None
-        if dead_lettered:
+        # A rejected alert becomes a dead letter, which may be rejected and shortened in turn, so up to two more rounds.
+        for _ in range(2):
+            # A full local queue must not hold the dead letters past the deadline either.
+            self._produce_deadline = deadline
+            try:
+                produced_again = self._dead_letter_rejected_alerts() + self._shorten_rejected_dead_letters()
+            finally:
+                self._produce_deadline = None
+            if not produced_again:
+                break
             remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
         if remaining:
             logger.error("%d records were still undelivered after %.0f s; their offsets are not stored", remaining, timeout)

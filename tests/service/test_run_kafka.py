@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import signal
+import string
 import time
 import urllib.error
 import urllib.request
@@ -144,6 +146,60 @@ def test_run_dead_letters_alert_too_large(rejected_by: str, kafka_bootstrap, kaf
     again = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
     assert again.returncode == 0, again.stderr
     assert "consumed 0 messages since start" in again.stderr
+
+
+# A 12,000-byte message that is not JSON. Its random letters keep compression from shrinking it below
+# the limits below, which reject its whole dead letter and let a shortened one through.
+TOO_LARGE_BAD_MESSAGE = "".join(random.Random(5).choices(string.ascii_letters, k=12_000)).encode()
+DEAD_LETTER_TOO_LARGE_CASES = [
+    pytest.param("broker", id="dead-letter-topic-max-message-bytes"),
+    pytest.param("producer", id="producer-message-max-bytes"),
+]
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("rejected_by", DEAD_LETTER_TOO_LARGE_CASES)
+def test_run_shortens_large_dead_letter(rejected_by: str, kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
+    input_topic = kafka_topic_factory()
+    output_topic = kafka_topic_factory()
+    extra = ["--until-end"]
+    if rejected_by == "broker":
+        dead_letter_topic = kafka_topic_factory(name=f"{input_topic}.dlq", config={"max.message.bytes": "8000"})
+    else:
+        dead_letter_topic = kafka_topic_factory(name=f"{input_topic}.dlq")
+        extra += ["--kafka-config", "message.max.bytes=8000"]
+    event = orjson.dumps(next(event for event, should_alert in labelled_corpus() if should_alert))
+    produce(kafka_bootstrap, input_topic, [TOO_LARGE_BAD_MESSAGE, event])
+
+    finished = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, *extra))
+
+    assert finished.returncode == 0, finished.stderr
+    (dead,) = read_topic(kafka_bootstrap, dead_letter_topic, expected=1)
+    assert dead.value == TOO_LARGE_BAD_MESSAGE[:1024]
+    assert dead.headers["eql_stream.error.reason"] == b"invalid_json"
+    assert dead.headers["eql_stream.payload.original_size"] == b"12000"
+    assert dead.headers["eql_stream.source.offset"] == b"0"
+    assert b"payload cut to its first 1024 of 12000 bytes" in dead.headers["eql_stream.error.message"]
+    assert f"the dead letter of {input_topic}/0/0 (12000 bytes of payload) was rejected" in finished.stderr
+    assert len(read_topic(kafka_bootstrap, output_topic, expected=1)) == 1
+
+    again = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+    assert again.returncode == 0, again.stderr
+    assert "consumed 0 messages since start" in again.stderr
+
+
+@pytest.mark.kafka
+def test_run_stops_on_rejected_short_dead_letter(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
+    input_topic = kafka_topic_factory()
+    output_topic = kafka_topic_factory()
+    kafka_topic_factory(name=f"{input_topic}.dlq", config={"max.message.bytes": "1200"})
+    produce(kafka_bootstrap, input_topic, [TOO_LARGE_BAD_MESSAGE])
+
+    finished = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+
+    assert finished.returncode == 1
+    assert f"the shortened dead letter of {input_topic}/0/0 was rejected for topic '{input_topic}.dlq' too" in finished.stderr
+    assert "Raise that topic's max.message.bytes" in finished.stderr
 
 
 @pytest.mark.kafka
@@ -358,11 +414,12 @@ def test_run_until_end_with_emptied_partition(kafka_bootstrap, kafka_admin, serv
 @pytest.mark.kafka
 def test_run_undeliverable_dead_letter_commits_nothing(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
     topics = service_topics_factory()
-    # Not JSON, and larger than the producer's message.max.bytes, so its dead letter cannot be produced.
+    # Not JSON, and with librdkafka's smallest message.max.bytes even its shortened dead letter
+    # (1024 bytes of payload and the headers) is too large to be produced.
     garbage = b"x" * 3000
     produce(kafka_bootstrap, topics.input, [garbage])
     arguments = service_arguments(
-        kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--until-end", "--kafka-config", "message.max.bytes=2000"
+        kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--until-end", "--kafka-config", "message.max.bytes=1000"
     )
 
     finished = run_service(arguments, timeout=90)
