@@ -191,8 +191,9 @@ def _wait_for_workers(
             _update_readiness(health, workers, ready_flags)
             if worker.exitcode is not None and not _stopped_cleanly(worker.exitcode, stop_requested) and not failed:
                 failed = True
-                logger.error("%s exited with code %s; stopping the other workers", worker.name, worker.exitcode)
-                health.set_alive(False, f"{worker.name} exited with code {worker.exitcode}")
+                ending = describe_exit(worker.exitcode)
+                logger.error("%s %s; stopping the other workers, and this instance exits with 1", worker.name, ending)
+                health.set_alive(False, f"{worker.name} {ending}")
                 _signal_all(workers, signal.SIGTERM)
         if (stop_requested or failed) and deadline is None:
             deadline = time.monotonic() + _STOP_GRACE_SECONDS
@@ -204,6 +205,18 @@ def _wait_for_workers(
     codes = [worker.exitcode for worker in workers]
     logger.info("all workers stopped with exit codes %s", codes)
     return 0 if all(code is not None and _stopped_cleanly(code, stop_requested) for code in codes) else 1
+
+
+def describe_exit(exit_code: int) -> str:
+    """Describe a worker's exit code: "exited with code N", or the signal that killed it (a negative code)."""
+    if exit_code >= 0:
+        return f"exited with code {exit_code}"
+    try:
+        name = signal.Signals(-exit_code).name
+    except ValueError:
+        name = "an unknown signal"
+    hint = " (sent by a user, or by the kernel's out-of-memory killer)" if exit_code == -signal.SIGKILL else ""
+    return f"was killed by signal {-exit_code} ({name}){hint}"
 
 
 def _stopped_cleanly(exit_code: int, stop_requested: list[str]) -> bool:

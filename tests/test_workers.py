@@ -16,7 +16,7 @@ from multiprocessing.process import BaseProcess
 import pytest
 
 from stream.health import HealthState
-from stream.workers import _process_ids, _running_pid, _stopped_cleanly, _update_readiness, watch_parent
+from stream.workers import _process_ids, _running_pid, _stopped_cleanly, _update_readiness, describe_exit, watch_parent
 
 
 @dataclass
@@ -141,3 +141,16 @@ def test_watch_parent_quiet_while_parent_runs() -> None:
         assert time.monotonic() < deadline, "the parent-watch thread did not end"
         time.sleep(0.01)
     assert reasons == []
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "expected"),
+    [
+        pytest.param(1, "exited with code 1", id="error"),
+        pytest.param(-9, "was killed by signal 9 (SIGKILL) (sent by a user, or by the kernel's out-of-memory killer)", id="sigkill"),
+        pytest.param(-11, "was killed by signal 11 (SIGSEGV)", id="sigsegv"),
+        pytest.param(-99, "was killed by signal 99 (an unknown signal)", id="unknown-signal"),
+    ],
+)
+def test_describe_exit_names_signal(exit_code: int, expected: str) -> None:
+    assert describe_exit(exit_code) == expected
