@@ -10,9 +10,9 @@ cannot compute as -1, so this module reads any negative value as unknown.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["assignment_size_from_stats", "consumer_lags_from_stats", "partition_lag"]
+__all__ = ["assignment_size_from_stats", "consumer_lags_from_stats", "receive_idle_from_stats", "ReceiveIdle", "partition_lag"]
 
 # librdkafka uses partition -1 for its internal unassigned-partition entry.
 _UNASSIGNED_PARTITION = "-1"
@@ -132,3 +132,51 @@ def assignment_size_from_stats(stats: Mapping[str, Any]) -> int | None:
         return None
 
     return assignment_size
+
+
+class ReceiveIdle(NamedTuple):
+    """How long the consumer has received nothing, in seconds, from the brokers of one statistics payload.
+
+    ``fetching`` is the longest such time among the brokers that lead one of
+    its assigned partitions (0.0 without such a broker), ``any_broker`` the
+    shortest among all brokers, that is the time since the last receive from
+    any of them. Either is None when no broker of its kind has received yet.
+    """
+
+    fetching: float | None
+    any_broker: float | None
+
+
+def receive_idle_from_stats(stats: Mapping[str, Any]) -> ReceiveIdle:
+    """Read the brokers' ``rxidle`` (microseconds since the last receive, -1 before the first) from a payload.
+
+    A broker leads a partition for this client when the partition is in its
+    ``toppars``. A broker that responds keeps ``rxidle`` below the fetch
+    long-poll time (``fetch.wait.max.ms``, 500 ms by default) for the brokers
+    it fetches from, and below the heartbeat interval for the group
+    coordinator, even when no message arrives.
+    """
+    brokers = stats.get("brokers")
+    if not isinstance(brokers, dict):
+        return ReceiveIdle(None, None)
+
+    fetching: list[float] = []
+    any_broker: list[float] = []
+    has_fetching_broker = False
+    for broker in brokers.values():
+        if not isinstance(broker, dict):
+            continue
+        leads_partitions = isinstance(broker.get("toppars"), dict) and bool(broker["toppars"])
+        has_fetching_broker = has_fetching_broker or leads_partitions
+        idle = broker.get("rxidle")
+        if not isinstance(idle, int) or isinstance(idle, bool) or idle < 0:
+            continue
+        any_broker.append(idle / 1_000_000)
+        if leads_partitions:
+            fetching.append(idle / 1_000_000)
+
+    if fetching:
+        slowest: float | None = max(fetching)
+    else:
+        slowest = None if has_fetching_broker else 0.0
+    return ReceiveIdle(slowest, min(any_broker) if any_broker else None)

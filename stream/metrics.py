@@ -27,7 +27,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from stream.errors import ConfigError
-from stream.librdkafka_stats import assignment_size_from_stats, consumer_lags_from_stats
+from stream.librdkafka_stats import assignment_size_from_stats, consumer_lags_from_stats, receive_idle_from_stats
 
 __all__ = [
     "ALERT_LATENCY_BUCKETS_SECONDS",
@@ -116,6 +116,8 @@ class Metrics:
         self._unknown_reasons_logged: set[str] = set()
         self._lag_lock = threading.Lock()
         self._lag_series: set[tuple[str, str]] = set()
+        # time.monotonic() of the last receive from any broker, from librdkafka statistics.
+        self._last_receive_at: float | None = None
 
         self.events_consumed = Counter(
             "eql_stream_events_consumed_total",
@@ -202,6 +204,15 @@ class Metrics:
             ["topic", "partition"],
             registry=registry,
             multiprocess_mode="livemostrecent",
+        )
+        self.broker_receive_idle = Gauge(
+            "eql_stream_broker_receive_idle_seconds",
+            "Seconds since the consumer last received data from the slowest broker that leads one of its "
+            "assigned partitions, or from any broker when none responds at all. Brokers that respond keep it "
+            "near the fetch long-poll time (fetch.wait.max.ms, 500 ms by default), so a value of many seconds "
+            "means a broker that does not respond. From librdkafka statistics (rxidle), updated every 5 s.",
+            registry=registry,
+            multiprocess_mode="livemax",
         )
         self.assigned_partitions = Gauge(
             "eql_stream_assigned_partitions",
@@ -369,7 +380,23 @@ class Metrics:
         if assignment_size is not None:
             self.assigned_partitions.set(assignment_size)
 
+        self._update_broker_receive_idle(stats)
+
         self._replace_lag_series(consumer_lags_from_stats(stats))
+
+    def _update_broker_receive_idle(self, stats: Mapping[str, Any]) -> None:
+        """Set the receive-idle gauge: the larger of the slowest fetching broker's idle time and the time since any broker sent anything.
+
+        The second covers brokers that are gone: librdkafka then drops their
+        handles or resets their ``rxidle``, so the payload itself no longer
+        shows how long ago the last receive was, and the gauge counts from it.
+        """
+        now = time.monotonic()
+        idle = receive_idle_from_stats(stats)
+        if idle.any_broker is not None:
+            self._last_receive_at = now - idle.any_broker
+        silent = 0.0 if self._last_receive_at is None else now - self._last_receive_at
+        self.broker_receive_idle.set(max(idle.fetching or 0.0, silent))
 
     def _replace_lag_series(self, lags: Mapping[tuple[str, str], int | None]) -> None:
         # The lock keeps the set of exported series in step with the gauge when

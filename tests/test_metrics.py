@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import logging
 import os
 import socket
@@ -26,6 +27,8 @@ from stream.health import HealthState
 from stream.librdkafka_stats import (
     assignment_size_from_stats,
     consumer_lags_from_stats,
+    ReceiveIdle,
+    receive_idle_from_stats,
     partition_lag,
 )
 from stream.metrics import (
@@ -102,6 +105,9 @@ METRIC_CASES = {
     ),
     "assigned_partitions": MetricCase(
         lambda m: m.assigned_partitions, "eql_stream_assigned_partitions", "gauge"
+    ),
+    "broker_receive_idle": MetricCase(
+        lambda m: m.broker_receive_idle, "eql_stream_broker_receive_idle_seconds", "gauge"
     ),
     "rules_loaded": MetricCase(lambda m: m.rules_loaded, "eql_stream_rules_loaded", "gauge"),
     "ready": MetricCase(lambda m: m.ready, "eql_stream_ready", "gauge"),
@@ -722,6 +728,48 @@ def test_assignment_size_from_stats_shapes(stats: dict[str, object], expected: i
     assert assignment_size_from_stats(stats) == expected
 
 
+RECEIVE_IDLE_CASES = [
+    pytest.param({}, ReceiveIdle(None, None), id="no-brokers"),
+    pytest.param({"brokers": {"b/1": {"rxidle": 9_000_000, "toppars": {}}}}, ReceiveIdle(0.0, 9.0), id="no-fetching-broker"),
+    pytest.param(
+        {"brokers": {"b/1": {"rxidle": 300_000, "toppars": {"t-0": {}}}, "b/2": {"rxidle": 40_000_000, "toppars": {"t-1": {}}}}},
+        ReceiveIdle(40.0, 0.3),
+        id="slowest-fetching-broker",
+    ),
+    pytest.param(
+        {"brokers": {"b/1": {"rxidle": 2_000_000, "toppars": {"t-0": {}}}, "GroupCoordinator": {"rxidle": 500_000, "toppars": {}}}},
+        ReceiveIdle(2.0, 0.5),
+        id="coordinator-counts-for-any",
+    ),
+    pytest.param({"brokers": {"b/1": {"rxidle": -1, "toppars": {"t-0": {}}}}}, ReceiveIdle(None, None), id="no-receive-yet"),
+    pytest.param({"brokers": {"b/1": {"toppars": {"t-0": {}}}}}, ReceiveIdle(None, None), id="rxidle-missing"),
+    pytest.param({"brokers": {"b/1": {"rxidle": True, "toppars": {"t-0": {}}}}}, ReceiveIdle(None, None), id="rxidle-bool"),
+]
+
+
+@pytest.mark.parametrize(("stats", "expected"), RECEIVE_IDLE_CASES)
+def test_receive_idle_shapes(stats: dict[str, object], expected: ReceiveIdle) -> None:
+    assert receive_idle_from_stats(stats) == expected
+
+
+def test_stats_broker_receive_idle_set(registry: CollectorRegistry, metrics: Metrics) -> None:
+    payload = {"type": "consumer", "brokers": {"b/1": {"rxidle": 2_500_000, "toppars": {"t-0": {}}}}}
+
+    metrics.update_from_librdkafka_stats(json.dumps(payload))
+
+    assert registry.get_sample_value("eql_stream_broker_receive_idle_seconds") == pytest.approx(2.5, abs=0.1)
+
+
+def test_stats_broker_receive_idle_grows_without_brokers(registry: CollectorRegistry, metrics: Metrics) -> None:
+    # A stopped broker's handle disappears from the payload, so the gauge counts from the last receive.
+    metrics.update_from_librdkafka_stats(json.dumps({"type": "consumer", "brokers": {"b/1": {"rxidle": 1_000_000, "toppars": {"t-0": {}}}}}))
+    time.sleep(0.3)
+
+    metrics.update_from_librdkafka_stats(json.dumps({"type": "consumer", "brokers": {"b/bootstrap": {"rxidle": -1, "toppars": {}}}}))
+
+    assert registry.get_sample_value("eql_stream_broker_receive_idle_seconds") >= 1.3
+
+
 def test_lags_from_real_consumer_stats() -> None:
     # librdkafka emits statistics without a broker, so an unreachable local
     # address is enough. Lags stay unknown, but assigned partitions appear.
@@ -791,6 +839,10 @@ def test_lags_from_real_broker_stats(
         partition_stats = json.loads(payloads[-1])["topics"][topic]["partitions"]["0"]
         assert partition_stats["committed_offset"] == -1001
         assert partition_stats["consumer_lag"] == -1
+        # The broker responds to each fetch within fetch.wait.max.ms (500 ms) even with nothing to send.
+        receive_idle = receive_idle_from_stats(json.loads(payloads[-1]))
+        assert receive_idle.fetching is not None
+        assert receive_idle.fetching < 5.0
     finally:
         consumer.close()
 
