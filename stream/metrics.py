@@ -226,6 +226,14 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livemax",
         )
+        self.rule_info = Gauge(
+            "eql_stream_rule_info",
+            "Always 1, one series per loaded rule. Labels: the rule id, as in the per-rule metrics, and "
+            "the rule's name, so that a query can show names with a join on rule_id.",
+            ["rule_id", "rule_name"],
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
         self.ready = Gauge(
             "eql_stream_ready",
             "1 while this process reports ready on /readyz, else 0.",
@@ -277,12 +285,18 @@ class Metrics:
             librdkafka_version=librdkafka_version,
         ).set(1)
 
-    def set_loaded_rules(self, rule_ids: Iterable[str]) -> None:
-        """Set ``eql_stream_rules_loaded`` and create the per-rule series at 0."""
+    def set_loaded_rules(self, rule_ids: Iterable[str], names: Mapping[str, str] | None = None) -> None:
+        """Set ``eql_stream_rules_loaded`` and create the per-rule series at 0.
+
+        ``names`` maps rule ids to rule names for ``eql_stream_rule_info``; a
+        rule id without a name there gets no info series.
+        """
         unique_ids = sorted(set(rule_ids))
         for rule_id in unique_ids:
             self.alerts_produced.labels(rule_id=rule_id)
             self.rule_evaluation_errors.labels(rule_id=rule_id)
+            if names and rule_id in names:
+                self.rule_info.labels(rule_id=rule_id, rule_name=names[rule_id]).set(1)
 
         self.rules_loaded.set(len(unique_ids))
 

@@ -97,7 +97,7 @@ def _run_service(
 def _build_metrics(registry: CollectorRegistry, settings: ServiceSettings, rule_set: RuleSet) -> Metrics:
     metrics = Metrics(registry)
     metrics.set_build_info(__version__)
-    metrics.set_loaded_rules(rule_set.rule_ids)
+    metrics.set_loaded_rules(rule_set.rule_ids, {compiled.rule.rule_id: compiled.rule.name for compiled in rule_set.rules})
     metrics.set_input_topics(settings.input_topics)
     return metrics
 

@@ -111,6 +111,7 @@ METRIC_CASES = {
     ),
     "rules_loaded": MetricCase(lambda m: m.rules_loaded, "eql_stream_rules_loaded", "gauge"),
     "ready": MetricCase(lambda m: m.ready, "eql_stream_ready", "gauge"),
+    "rule_info": MetricCase(lambda m: m.rule_info, "eql_stream_rule_info", "gauge", ("rule_id", "rule_name")),
     "last_offset_commit": MetricCase(
         lambda m: m.last_offset_commit, "eql_stream_last_offset_commit_timestamp_seconds", "gauge"
     ),
@@ -271,6 +272,14 @@ def test_loaded_rules_set_gauge_and_series(registry: CollectorRegistry, metrics:
             )
             == 0.0
         )
+
+
+def test_loaded_rules_info_names_rules(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.set_loaded_rules(["rule-a", "rule-b"], {"rule-a": "Net discovery"})
+
+    assert registry.get_sample_value("eql_stream_rule_info", {"rule_id": "rule-a", "rule_name": "Net discovery"}) == 1.0
+    info_series = [sample for family in registry.collect() if family.name == "eql_stream_rule_info" for sample in family.samples]
+    assert len(info_series) == 1
 
 
 def test_input_topics_series_start_at_zero(registry: CollectorRegistry, metrics: Metrics) -> None:

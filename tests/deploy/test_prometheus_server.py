@@ -124,3 +124,20 @@ def test_prometheus_loads_alert_rules(prometheus_server: str) -> None:
     for rule in rules:
         assert rule["health"] == "ok", f"rule {rule['name']} failed to evaluate: {rule.get('lastError')}"
         assert rule["state"] == "inactive", f"rule {rule['name']} is {rule['state']} on a healthy service"
+
+
+def test_prometheus_dashboard_names_rules(prometheus_server: str, running_service: tuple[RunningService, str]) -> None:
+    # The dashboard's alerts-per-rule query, with its variables filled in as Grafana would.
+    dashboard = json.loads((DEPLOY_DIR / "grafana" / "eql-stream.json").read_text(encoding="utf-8"))
+    (panel,) = [panel for panel in dashboard["panels"] if panel["title"] == "Alerts per second by rule"]
+    expression = panel["targets"][0]["expr"].replace("$job", ".*").replace("$instance", ".*").replace("$__rate_interval", "1m")
+
+    def rule_names() -> set[str]:
+        try:
+            result = query_api(prometheus_server, "/api/v1/query", query=expression)["result"]
+        except OSError:
+            return set()  # Prometheus is still starting.
+        return {series["metric"].get("rule_name", "") for series in result}
+
+    wait_for(lambda: bool(rule_names()), timeout=60, what="a result of the dashboard's alerts-per-rule query")
+    assert rule_names() == {"Windows System Network Connections Discovery"}
