@@ -415,9 +415,11 @@ class ServiceSettings(BaseSettings):
         """Return every setting as JSON-compatible values for the start log line.
 
         The values of librdkafka properties that may be secret (see :func:`is_secret_property`)
-        are replaced by ``"***"``.
+        are replaced by ``"***"``. Without ``rules``, the summary names the shipped rules.
         """
         summary = self.model_dump(mode="json", exclude={"kafka_config"})
+        if not summary["rules"]:
+            summary["rules"] = "the shipped rules"
         summary["kafka_config"] = {
             key: REDACTED if is_secret_property(key) else value.get_secret_value()
             for key, value in sorted(self.kafka_config.items())

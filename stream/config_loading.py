@@ -18,7 +18,7 @@ import logging
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -334,7 +334,9 @@ def _config_file_layer(path: Path, named_by: str) -> _Layer:
     if isinstance(rules, str):
         rules = [rules]
     if isinstance(rules, list):
-        layer.values["rules"] = [path.parent / rule if isinstance(rule, str) else rule for rule in rules]
+        # Absolute, so that messages show where a missing rule path was looked for.
+        folder = path.absolute().parent
+        layer.values["rules"] = [folder / rule if isinstance(rule, str) else rule for rule in rules]
     return layer
 
 
@@ -408,7 +410,9 @@ def _describe_error(error: ErrorDetails, origins: Mapping[str, str]) -> str:
         # The value may contain secrets, and the reason already names the property.
         return f"{option.flag}: {reason}"
 
-    value = _shorten(repr(error["input"]))
+    input_value = error["input"]
+    # A path reads better as its text than as PosixPath('...').
+    value = _shorten(repr(str(input_value) if isinstance(input_value, PurePath) else input_value))
     source = origins.get(name, "the default")
     # Name the setting as its source spells it: the key in a config file, else the flag.
     setting = option.config_key if source.startswith("config file") else option.flag

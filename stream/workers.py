@@ -246,7 +246,8 @@ def _update_readiness(health: HealthState, workers: list[BaseProcess], ready_fla
     if ready_count:
         health.set_ready(True)
     else:
-        health.set_ready(False, f"none of the {len(workers)} workers has partitions yet")
+        # "now", not "yet": the workers also give their partitions up when they stop.
+        health.set_ready(False, f"none of the {len(workers)} workers has partitions now")
 
 
 def _signal_all(workers: list[BaseProcess], number: int) -> None:

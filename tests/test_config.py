@@ -204,6 +204,18 @@ def test_rules_relative_to_config_file(tmp_path: Path) -> None:
     assert settings.rules == (tmp_path / "rules" / "one.toml",)
 
 
+def test_missing_rules_path_named_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A config file named by a relative path: the message shows the absolute path that was looked for.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "eql-stream.toml").write_text('rules = ["missing-rules"]\n')
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(REQUIRED_FLAGS, {}, Path("eql-stream.toml"))
+
+    assert f"rules '{tmp_path / 'missing-rules'}' from config file eql-stream.toml: no such file or folder" in str(caught.value)
+    assert "PosixPath" not in str(caught.value)
+
+
 def test_rules_env_split_by_pathsep(tmp_path: Path) -> None:
     first = tmp_path / "a.toml"
     second = tmp_path / "b"
@@ -526,6 +538,7 @@ def test_summary_lists_every_setting(tmp_path: Path) -> None:
 
     assert set(summary) == set(ServiceSettings.model_fields)
     assert summary["input_topics"] == ["events"]
+    assert summary["rules"] == "the shipped rules"
 
 
 def test_repr_masks_every_kafka_value(tmp_path: Path) -> None:

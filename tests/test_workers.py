@@ -30,7 +30,7 @@ class _Worker:
 @pytest.mark.parametrize(
     ("alive", "flags", "ready", "reason"),
     [
-        pytest.param([True, True], [0, 0], False, "none of the 2 workers has partitions yet", id="none-ready"),
+        pytest.param([True, True], [0, 0], False, "none of the 2 workers has partitions now", id="none-ready"),
         pytest.param([True, True], [1, 0], True, "", id="one-of-two-ready"),
         pytest.param([True, True], [1, 1], True, "", id="all-ready"),
         pytest.param([True, False], [1, 1], False, "a worker has stopped", id="worker-stopped"),
