@@ -82,6 +82,14 @@ _NOT_ASSIGNED_ERRORS = frozenset({KafkaError._STATE, KafkaError._UNKNOWN_PARTITI
 _REJECTED_RECORD_ERRORS = frozenset(
     {KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD}
 )
+# The size errors among them. A dead letter rejected so is produced again alone, then shortened (see
+# SHORTENED_PAYLOAD_BYTES). INVALID_RECORD (for example a keyless record on a compacted topic)
+# is not about size, so a dead letter rejected with it fails its delivery.
+_SIZE_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
+
+# How long producing one record alone waits for the records queued before it, and for its own
+# delivery, outside a shutdown (which has its own deadline).
+_ALONE_FLUSH_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +115,7 @@ class RejectedAlert:
 
 @dataclass(frozen=True, slots=True)
 class RejectedDeadLetter:
-    """A dead letter that the broker rejected for its size, to be produced again with a shortened payload."""
+    """A dead letter that the broker rejected for its size, to be produced again alone or shortened."""
 
     source: Message
     reason: str
@@ -115,6 +123,9 @@ class RejectedDeadLetter:
     error: str
     # The source partition's generation in the offset tracker when the dead letter was produced.
     generation: int
+    # Whether the rejected record was sent in a batch of its own. The broker checks max.message.bytes
+    # against a whole batch, so a record rejected among others may fit alone.
+    sent_alone: bool
 
 class DetectionService:
     """The consume, evaluate, produce and commit loop (see the module docstring)."""
@@ -449,17 +460,39 @@ class DetectionService:
 
         return self._replace_rejected(rejected, "the dead letter", dead_letter)
 
-    def _shorten_rejected_dead_letters(self) -> int:
-        """Produce again, shortened, every dead letter the broker rejected since the last call; return how many.
+    def _retry_rejected_dead_letters(self) -> int:
+        """Produce again every dead letter the broker rejected for its size since the last call; return how many.
 
-        Runs outside the producer's callbacks, as :meth:`_dead_letter_rejected_alerts` does.
+        A dead letter rejected in a batch with other records is first produced
+        again whole, in a batch of its own. One rejected alone is produced
+        shortened (see :meth:`_shortened_dead_letter`), alone too. Runs outside
+        the producer's callbacks, as :meth:`_dead_letter_rejected_alerts` does.
         """
         rejected, self._rejected_dead_letters = self._rejected_dead_letters, []
 
-        def shorten(item: RejectedDeadLetter) -> None:
-            self._shortened_dead_letter(item.source, item.reason, item.error_message, item.error)
+        def produce_again(item: RejectedDeadLetter) -> None:
+            if item.sent_alone:
+                self._produce_alone(lambda: self._shortened_dead_letter(item.source, item.reason, item.error_message, item.error))
+            else:
+                self._produce_alone(lambda: self._dead_letter(item.source, item.reason, item.error_message, sent_alone=True))
 
-        return self._replace_rejected(rejected, "the shortened dead letter", shorten)
+        return self._replace_rejected(rejected, "the dead letter", produce_again)
+
+    def _produce_alone(self, produce: Callable[[], None]) -> None:
+        """Run ``produce``, which queues one record, so that the record goes to the broker in a batch of its own.
+
+        The records queued before it are delivered first, and the record's own
+        delivery report is served before this returns. Each wait ends at the
+        shutdown deadline while one is set, else after ``_ALONE_FLUSH_SECONDS``.
+        """
+        def timeout() -> float:
+            if self._produce_deadline is None:
+                return _ALONE_FLUSH_SECONDS
+            return max(0.0, self._produce_deadline - time.monotonic())
+
+        self._producer.flush(timeout())
+        produce()
+        self._producer.flush(timeout())
 
     def _replace_rejected(self, rejected: Sequence[Any], replacement: str, produce: Callable[[Any], None]) -> int:
         """Call ``produce`` for each rejected record (with ``source`` and ``generation``); return how many there were.
@@ -491,27 +524,31 @@ class DetectionService:
             self._offsets.acknowledge(key, source.offset())
         return len(rejected)
 
-    def _dead_letter(self, message: Message, reason: str, error_message: str) -> None:
+    def _dead_letter(self, message: Message, reason: str, error_message: str, *, sent_alone: bool = False) -> None:
         """Produce ``message`` to its dead-letter topic with the reason and the error message in headers.
 
         When the producer rejects the record for its size, it is produced
         again at once with a shortened payload (see :meth:`_shortened_dead_letter`).
-        A rejection in the delivery report leads to the same, later.
+        A size rejection in the delivery report is handled later by
+        :meth:`_retry_rejected_dead_letters`. ``sent_alone`` is true when the
+        caller produces the record in a batch of its own, as that method does.
 
         Raises:
             KafkaException: the producer rejected the record for another
                 reason, or rejected the shortened record too.
         """
         topic, partition, offset = message.topic(), message.partition(), message.offset()
-        self._log_dead_letter(f"{topic}/{partition}/{offset}", reason, error_message)
+        if not sent_alone:
+            self._log_dead_letter(f"{topic}/{partition}/{offset}", reason, error_message)
         headers = list(message.headers() or [])
         headers += self._dead_letter_headers(message, reason, error_message)
         acknowledge = self._tracker.callback(topic, partition, offset, None, False)
         generation = self._offsets.generation((topic, partition))
 
         def on_delivery(error: KafkaError | None, record: Message) -> None:
-            if error is not None and error.code() in _REJECTED_RECORD_ERRORS:
-                self._rejected_dead_letters.append(RejectedDeadLetter(message, reason, error_message, error.str(), generation))
+            if error is not None and error.code() in _SIZE_ERRORS:
+                rejected = RejectedDeadLetter(message, reason, error_message, error.str(), generation, sent_alone)
+                self._rejected_dead_letters.append(rejected)
                 return
             acknowledge(error, record)
 
@@ -519,12 +556,12 @@ class DetectionService:
         try:
             self._produce(message, dead_letter_topic, message.key(), message.value(), headers, tracker_callback=on_delivery)
         except KafkaException as exc:
-            if error_code(exc) not in _REJECTED_RECORD_ERRORS:
+            if error_code(exc) not in _SIZE_ERRORS:
                 raise
-            # Rejected before it was queued, so it gets no delivery report: the shortened
-            # dead letter takes over from its record.
+            # Larger than the producer's message.max.bytes, and rejected before it was queued, so it
+            # gets no delivery report: the shortened dead letter takes over from its record.
             self._offsets.acknowledge((topic, partition), offset)
-            self._shortened_dead_letter(message, reason, error_message, exc.args[0].str())
+            self._produce_alone(lambda: self._shortened_dead_letter(message, reason, error_message, exc.args[0].str()))
 
     def _shortened_dead_letter(self, message: Message, reason: str, error_message: str, rejection: str) -> None:
         """Produce the dead letter of ``message`` with only the first ``SHORTENED_PAYLOAD_BYTES`` of its payload.
@@ -558,12 +595,14 @@ class DetectionService:
         acknowledge = self._tracker.callback(topic, partition, offset, None, False)
 
         def on_delivery(error: KafkaError | None, record: Message) -> None:
-            if error is not None and error.code() in _REJECTED_RECORD_ERRORS:
+            held_back = self._dead_letter_log.admit("shortened_rejected") if error is not None and error.code() in _SIZE_ERRORS else None
+            if held_back is not None:
                 # The delivery failure stops the service, which cannot move past the message without losing it.
                 logger.error(
-                    "the shortened dead letter of %s/%d/%d was rejected for topic %r too: %s. Raise that topic's "
-                    "max.message.bytes (a shortened dead letter needs about %d bytes plus its key), then restart",
+                    "the shortened dead letter of %s/%d/%d was rejected for topic %r too, in a batch of its own: %s. Raise "
+                    "that topic's max.message.bytes (a shortened dead letter needs about %d bytes plus its key), then restart%s",
                     topic, partition, offset, dead_letter_topic, error.str(), SHORTENED_PAYLOAD_BYTES + 2048,
+                    f" ({held_back} more since the last such line)" if held_back else "",
                 )
             acknowledge(error, record)
 
@@ -612,15 +651,17 @@ class DetectionService:
                 # The local queue is full: serve delivery reports to make room, then retry.
                 self._producer.poll(0.1)
 
-    def _store_ready_offsets(self) -> None:
+    def _store_ready_offsets(self, *, replace_rejected: bool = True) -> None:
         """Store the offsets that every delivery report so far allows; stop on a failed delivery.
 
         Also records the latency and the count of every alert acknowledged
-        since the last call, and dead-letters the source messages of rejected
-        alerts first.
+        since the last call. First, unless ``replace_rejected`` is false, it
+        dead-letters the source messages of rejected alerts and produces
+        rejected dead letters again.
         """
-        self._dead_letter_rejected_alerts()
-        self._shorten_rejected_dead_letters()
+        if replace_rejected:
+            self._dead_letter_rejected_alerts()
+            self._retry_rejected_dead_letters()
         acknowledged_at = time.time()
         for timestamp_ms in self._tracker.take_alert_timestamps():
             self._metrics.observe_alert_latency(timestamp_ms, acknowledged_at)
@@ -670,20 +711,22 @@ class DetectionService:
         """
         deadline = time.monotonic() + timeout
         remaining = self._producer.flush(timeout)
-        # A rejected alert becomes a dead letter, which may be rejected and shortened in turn, so up to two more rounds.
-        for _ in range(2):
-            # A full local queue must not hold the dead letters past the deadline either.
-            self._produce_deadline = deadline
-            try:
-                produced_again = self._dead_letter_rejected_alerts() + self._shorten_rejected_dead_letters()
-            finally:
-                self._produce_deadline = None
-            if not produced_again:
-                break
-            remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
+        # A rejected alert becomes a dead letter, which may be rejected and produced again, alone and
+        # then shortened. Each round moves every rejected record one step on, so the loop ends.
+        # A full local queue must not hold the dead letters past the deadline either.
+        self._produce_deadline = deadline
+        try:
+            while (self._rejected_alerts or self._rejected_dead_letters) and time.monotonic() < deadline:
+                self._dead_letter_rejected_alerts()
+                self._retry_rejected_dead_letters()
+                remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
+        finally:
+            self._produce_deadline = None
+        # Records rejected too late to be replaced stay unacknowledged, so their offsets are not stored.
+        remaining += len(self._rejected_alerts) + len(self._rejected_dead_letters)
         if remaining:
             logger.error("%d records were still undelivered after %.0f s; their offsets are not stored", remaining, timeout)
-        self._store_ready_offsets()
+        self._store_ready_offsets(replace_rejected=False)
         return remaining
 
     def _record_batch_metrics(

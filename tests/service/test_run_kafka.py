@@ -189,6 +189,40 @@ def test_run_shortens_large_dead_letter(rejected_by: str, kafka_bootstrap, kafka
 
 
 @pytest.mark.kafka
+def test_run_retries_batch_rejected_dead_letters_alone(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
+    # Each dead letter fits the topic's limit alone, but a batch of them does not, and the broker
+    # checks max.message.bytes against a whole batch.
+    input_topic = kafka_topic_factory()
+    output_topic = kafka_topic_factory()
+    dead_letter_topic = kafka_topic_factory(name=f"{input_topic}.dlq", config={"max.message.bytes": "8000"})
+    letters = random.Random(9)
+    bad = ["".join(letters.choices(string.ascii_letters, k=1500)).encode() for _ in range(40)]
+    produce(kafka_bootstrap, input_topic, bad)
+
+    finished = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+
+    assert finished.returncode == 0, finished.stderr
+    dead = read_topic(kafka_bootstrap, dead_letter_topic, expected=40)
+    assert sorted(record.value for record in dead) == sorted(bad)
+    assert all("eql_stream.payload.original_size" not in record.headers for record in dead)
+
+
+@pytest.mark.kafka
+def test_run_invalid_dead_letter_not_shortened(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
+    # A compacted topic rejects a record without a key as INVALID_RECORD, which no shorter payload fixes.
+    input_topic = kafka_topic_factory()
+    output_topic = kafka_topic_factory()
+    kafka_topic_factory(name=f"{input_topic}.dlq", config={"cleanup.policy": "compact"})
+    produce(kafka_bootstrap, input_topic, [b"not json"])
+
+    finished = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+
+    assert finished.returncode == 1
+    assert f"delivery to {input_topic}.dlq failed for source {input_topic}/0/0" in finished.stderr
+    assert "Producing it again" not in finished.stderr
+
+
+@pytest.mark.kafka
 def test_run_stops_on_rejected_short_dead_letter(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
     input_topic = kafka_topic_factory()
     output_topic = kafka_topic_factory()
