@@ -32,13 +32,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments, unknown = parser.parse_known_args(argv)
     if unknown:
-        # argparse reports a sub-command's unknown options with the top-level usage, which does not list them.
-        owner: argparse.ArgumentParser = getattr(arguments, "command_parser", parser)
-        owner.error(f"unrecognized arguments: {' '.join(unknown)}")
+        _unknown_arguments_owner(parser, arguments, sys.argv[1:] if argv is None else list(argv), unknown).error(
+            f"unrecognized arguments: {' '.join(unknown)}"
+        )
     if not hasattr(arguments, "handler"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     return int(arguments.handler(arguments))
+
+
+def _unknown_arguments_owner(
+    parser: argparse.ArgumentParser, arguments: argparse.Namespace, argv: list[str], unknown: list[str]
+) -> argparse.ArgumentParser:
+    """Return the parser whose usage should accompany ``unknown``: the sub-command's when they follow its name.
+
+    argparse reports a sub-command's unknown options with the top-level
+    usage, which does not list them.
+    """
+    command_parser: argparse.ArgumentParser | None = getattr(arguments, "command_parser", None)
+    if command_parser is None:
+        return parser
+    command = command_parser.prog.split()[-1]
+    if command in argv and unknown[0] in argv and argv.index(unknown[0]) > argv.index(command):
+        return command_parser
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -168,6 +168,7 @@ def test_run_invalid_configuration_exits_2(arguments: list[str], fragment: bytes
         pytest.param(["check", "--bogus"], b"usage: eql-stream check ", id="check"),
         pytest.param(["replay", "--bogus", "-"], b"usage: eql-stream replay ", id="replay"),
         pytest.param(["--bogus"], b"usage: eql-stream [-h]", id="top-level"),
+        pytest.param(["--bogus", "replay", "-"], b"usage: eql-stream [-h]", id="before-command"),
     ],
 )
 def test_cli_unknown_option_shows_command_usage(arguments: list[str], usage: bytes) -> None:
