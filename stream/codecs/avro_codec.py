@@ -460,7 +460,7 @@ def read_event_file(handle: IO[bytes], reader_schema: AvroSchema | None = None) 
             yield from decoder.decode_records(block.bytes_.getvalue(), block.num_records)
         except DecodeError as exc:
             raise DecodeError(
-                exc.reason, f"block {number} of the file is corrupt, or a record in it does not fit the schema: {exc.message}"
+                exc.reason, f"block {number} of the file is corrupt: {exc.message}"
             ) from None
 
 
