@@ -20,6 +20,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
 
 import confluent_kafka
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
@@ -409,7 +410,12 @@ class Metrics:
         idle = receive_idle_from_stats(stats)
         if idle.any_broker is not None:
             self._last_receive_at = now - idle.any_broker
-        silent = 0.0 if self._last_receive_at is None else now - self._last_receive_at
+        elif self._last_receive_at is None:
+            # No broker has sent anything since start, so count from the first payload.
+            self._last_receive_at = now
+        # TODO: librdkafka reports no rxidle for a broker whose connection is down, so in a cluster whose
+        # other brokers respond, a stopped broker drops out of this gauge. Keep the last receive per broker.
+        silent = now - self._last_receive_at
         self.broker_receive_idle.set(max(idle.fetching or 0.0, silent))
 
     def _replace_lag_series(self, lags: Mapping[tuple[str, str], int | None]) -> None:

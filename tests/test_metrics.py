@@ -779,6 +779,16 @@ def test_stats_broker_receive_idle_grows_without_brokers(registry: CollectorRegi
     assert registry.get_sample_value("eql_stream_broker_receive_idle_seconds") >= 1.3
 
 
+def test_stats_broker_receive_idle_counts_from_first_payload(registry: CollectorRegistry, metrics: Metrics) -> None:
+    silent = json.dumps({"type": "consumer", "brokers": {"b/bootstrap": {"rxidle": -1, "toppars": {}}}})
+    metrics.update_from_librdkafka_stats(silent)
+    time.sleep(0.3)
+
+    metrics.update_from_librdkafka_stats(silent)
+
+    assert registry.get_sample_value("eql_stream_broker_receive_idle_seconds") >= 0.3
+
+
 def test_lags_from_real_consumer_stats() -> None:
     # librdkafka emits statistics without a broker, so an unreachable local
     # address is enough. Lags stay unknown, but assigned partitions appear.
