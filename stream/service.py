@@ -539,7 +539,7 @@ class DetectionService:
         """
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         if not sent_alone:
-            self._log_dead_letter(f"{topic}/{partition}/{offset}", reason, error_message)
+            self._log_dead_letter(message, reason, error_message)
         headers = list(message.headers() or [])
         headers += self._dead_letter_headers(message, reason, error_message)
         acknowledge = self._tracker.callback(topic, partition, offset, None, False)
@@ -620,15 +620,22 @@ class DetectionService:
             (HEADER_SOURCE_OFFSET, str(message.offset())),
         ]
 
-    def _log_dead_letter(self, source: str, reason: str, error_message: str) -> None:
+    def _log_dead_letter(self, message: Message, reason: str, error_message: str) -> None:
+        """Log a dead letter, at most one line per reason every 30 s.
+
+        The source and the reason are also record attributes, which
+        ``--log-format json`` writes as fields of their own.
+        """
         held_back = self._dead_letter_log.admit(reason)
         if held_back is None:
             return
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
         since = f" ({held_back} more with this reason since the last such line)" if held_back else ""
         logged_message = error_message
         if len(logged_message) > _LOGGED_ERROR_CHARACTERS:
             logged_message = logged_message[:_LOGGED_ERROR_CHARACTERS] + "..."
-        logger.warning("dead-lettered %s, reason %s: %s%s", source, reason, logged_message, since)
+        fields = {"dead_letter_reason": reason, "source_topic": topic, "source_partition": partition, "source_offset": offset}
+        logger.warning("dead-lettered %s/%d/%d, reason %s: %s%s", topic, partition, offset, reason, logged_message, since, extra=fields)
 
     def _produce(
         self,

@@ -107,6 +107,24 @@ def test_run_dead_letters_each_bad_message(kafka_bootstrap, service_topics_facto
     assert f"alerts produced: 1, dead-lettered: {len(payloads)})" in finished.stderr
 
 
+@pytest.mark.kafka
+def test_run_json_log_has_dead_letter_fields(kafka_bootstrap, service_topics_factory, kafka_group_id) -> None:
+    topics = service_topics_factory()
+    produce(kafka_bootstrap, topics.input, [b"not json"])
+
+    finished = run_service(
+        service_arguments(kafka_bootstrap, topics.input, topics.output, kafka_group_id, "--until-end", "--log-format", "json")
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    records = [orjson.loads(line) for line in finished.stderr.splitlines() if line.startswith("{")]
+    (dead_letter,) = [record for record in records if record["message"].startswith("dead-lettered")]
+    assert dead_letter["dead_letter_reason"] == "invalid_json"
+    assert dead_letter["source_topic"] == topics.input
+    assert dead_letter["source_partition"] == 0
+    assert dead_letter["source_offset"] == 0
+
+
 # An alert is its source event plus about 2 KB of alert fields, so these limits let a dead letter
 # (the source event and a few headers) through and reject the alert.
 REJECTED_ALERT_CASES = [
