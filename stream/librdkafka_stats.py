@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-__all__ = ["assignment_size_from_stats", "consumer_lags_from_stats", "receive_idle_from_stats", "ReceiveIdle", "partition_lag"]
+__all__ = ["assignment_size_from_stats", "consumer_lags_from_stats", "broker_receives_from_stats", "BrokerReceive", "partition_lag"]
 
 # librdkafka uses partition -1 for its internal unassigned-partition entry.
 _UNASSIGNED_PARTITION = "-1"
@@ -134,49 +134,46 @@ def assignment_size_from_stats(stats: Mapping[str, Any]) -> int | None:
     return assignment_size
 
 
-class ReceiveIdle(NamedTuple):
-    """How long the consumer has received nothing, in seconds, from the brokers of one statistics payload.
+class BrokerReceive(NamedTuple):
+    """The receive times of one broker connection, from one statistics payload.
 
-    ``fetching`` is the longest such time among the brokers that lead one of
-    its assigned partitions (0.0 without such a broker), ``any_broker`` the
-    shortest among all brokers, that is the time since the last receive from
-    any of them. Either is None when no broker of its kind has received yet.
+    ``idle`` is the time since the last receive in seconds, None while
+    librdkafka reports none: before the first receive, and whenever the
+    connection is not up. ``state_age`` is the time since the connection's
+    last state change in seconds, None when absent.
     """
 
-    fetching: float | None
-    any_broker: float | None
+    name: str
+    leads_partitions: bool
+    idle: float | None
+    state_age: float | None
 
 
-def receive_idle_from_stats(stats: Mapping[str, Any]) -> ReceiveIdle:
-    """Read the brokers' ``rxidle`` (microseconds since the last receive, -1 before the first) from a payload.
+def broker_receives_from_stats(stats: Mapping[str, Any]) -> list[BrokerReceive]:
+    """Read each broker's ``rxidle`` and ``stateage`` (both microseconds) and whether it leads a partition.
 
     A broker leads a partition for this client when the partition is in its
     ``toppars``. A broker that responds keeps ``rxidle`` below the fetch
-    long-poll time (``fetch.wait.max.ms``, 500 ms by default) for the brokers
-    it fetches from, and below the heartbeat interval for the group
-    coordinator, even when no message arrives.
+    long-poll time (``fetch.wait.max.ms``, 500 ms by default) when it leads
+    partitions, and below the heartbeat interval when it coordinates the
+    group, even when no message arrives. librdkafka reports ``rxidle`` -1
+    for a connection that is not up.
     """
     brokers = stats.get("brokers")
     if not isinstance(brokers, dict):
-        return ReceiveIdle(None, None)
+        return []
 
-    fetching: list[float] = []
-    any_broker: list[float] = []
-    has_fetching_broker = False
-    for broker in brokers.values():
+    receives = []
+    for name, broker in brokers.items():
         if not isinstance(broker, dict):
             continue
         leads_partitions = isinstance(broker.get("toppars"), dict) and bool(broker["toppars"])
-        has_fetching_broker = has_fetching_broker or leads_partitions
-        idle = broker.get("rxidle")
-        if not isinstance(idle, int) or isinstance(idle, bool) or idle < 0:
-            continue
-        any_broker.append(idle / 1_000_000)
-        if leads_partitions:
-            fetching.append(idle / 1_000_000)
+        receives.append(BrokerReceive(str(name), leads_partitions, _microseconds(broker.get("rxidle")), _microseconds(broker.get("stateage"))))
+    return receives
 
-    if fetching:
-        slowest: float | None = max(fetching)
-    else:
-        slowest = None if has_fetching_broker else 0.0
-    return ReceiveIdle(slowest, min(any_broker) if any_broker else None)
+
+def _microseconds(value: Any) -> float | None:
+    """Return a non-negative integer count of microseconds in seconds, else None."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return None
+    return value / 1_000_000

@@ -28,7 +28,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from stream.errors import ConfigError
-from stream.librdkafka_stats import assignment_size_from_stats, consumer_lags_from_stats, receive_idle_from_stats
+from stream.librdkafka_stats import BrokerReceive, assignment_size_from_stats, broker_receives_from_stats, consumer_lags_from_stats
 
 __all__ = [
     "ALERT_LATENCY_BUCKETS_SECONDS",
@@ -117,8 +117,10 @@ class Metrics:
         self._unknown_reasons_logged: set[str] = set()
         self._lag_lock = threading.Lock()
         self._lag_series: set[tuple[str, str]] = set()
-        # time.monotonic() of the last receive from any broker, from librdkafka statistics.
+        # time.monotonic() of the last receive from any broker, and from each broker of the last
+        # statistics payload that has received anything, from librdkafka statistics.
         self._last_receive_at: float | None = None
+        self._last_receive_by_broker: dict[str, float] = {}
 
         self.events_consumed = Counter(
             "eql_stream_events_consumed_total",
@@ -400,23 +402,40 @@ class Metrics:
         self._replace_lag_series(consumer_lags_from_stats(stats))
 
     def _update_broker_receive_idle(self, stats: Mapping[str, Any]) -> None:
-        """Set the receive-idle gauge: the larger of the slowest fetching broker's idle time and the time since any broker sent anything.
+        """Set the receive-idle gauge from one statistics payload.
 
-        The second covers brokers that are gone: librdkafka then drops their
-        handles or resets their ``rxidle``, so the payload itself no longer
-        shows how long ago the last receive was, and the gauge counts from it.
+        The value is the largest of two times. First, for each broker that
+        leads an assigned partition, the time since its last receive. For a
+        connection that is down, librdkafka reports none, so it is counted
+        from the last receive seen on that broker, or else from its last state
+        change. Second, the time since any broker sent anything, which covers
+        brokers whose handles librdkafka has dropped.
         """
         now = time.monotonic()
-        idle = receive_idle_from_stats(stats)
-        if idle.any_broker is not None:
-            self._last_receive_at = now - idle.any_broker
+        receives = broker_receives_from_stats(stats)
+        self._last_receive_by_broker = {
+            receive.name: now - receive.idle if receive.idle is not None else self._last_receive_by_broker[receive.name]
+            for receive in receives
+            if receive.idle is not None or receive.name in self._last_receive_by_broker
+        }
+        if self._last_receive_by_broker:
+            latest = max(self._last_receive_by_broker.values())
+            self._last_receive_at = latest if self._last_receive_at is None else max(self._last_receive_at, latest)
         elif self._last_receive_at is None:
             # No broker has sent anything since start, so count from the first payload.
             self._last_receive_at = now
-        # TODO: librdkafka reports no rxidle for a broker whose connection is down, so in a cluster whose
-        # other brokers respond, a stopped broker drops out of this gauge. Keep the last receive per broker.
+
+        fetching = [self._broker_idle(receive, now) for receive in receives if receive.leads_partitions]
         silent = now - self._last_receive_at
-        self.broker_receive_idle.set(max(idle.fetching or 0.0, silent))
+        self.broker_receive_idle.set(max([silent, *(idle for idle in fetching if idle is not None)]))
+
+    def _broker_idle(self, receive: BrokerReceive, now: float) -> float | None:
+        """Return how long the broker of ``receive`` has sent nothing, or None when that is unknown."""
+        if receive.idle is not None:
+            return receive.idle
+        if receive.name in self._last_receive_by_broker:
+            return now - self._last_receive_by_broker[receive.name]
+        return receive.state_age
 
     def _replace_lag_series(self, lags: Mapping[tuple[str, str], int | None]) -> None:
         # The lock keeps the set of exported series in step with the gauge when

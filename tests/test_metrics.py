@@ -27,8 +27,8 @@ from stream.health import HealthState
 from stream.librdkafka_stats import (
     assignment_size_from_stats,
     consumer_lags_from_stats,
-    ReceiveIdle,
-    receive_idle_from_stats,
+    BrokerReceive,
+    broker_receives_from_stats,
     partition_lag,
 )
 from stream.metrics import (
@@ -737,28 +737,50 @@ def test_assignment_size_from_stats_shapes(stats: dict[str, object], expected: i
     assert assignment_size_from_stats(stats) == expected
 
 
-RECEIVE_IDLE_CASES = [
-    pytest.param({}, ReceiveIdle(None, None), id="no-brokers"),
-    pytest.param({"brokers": {"b/1": {"rxidle": 9_000_000, "toppars": {}}}}, ReceiveIdle(0.0, 9.0), id="no-fetching-broker"),
+BROKER_RECEIVE_CASES = [
+    pytest.param({}, [], id="no-brokers"),
+    pytest.param({"brokers": "up"}, [], id="brokers-not-object"),
     pytest.param(
-        {"brokers": {"b/1": {"rxidle": 300_000, "toppars": {"t-0": {}}}, "b/2": {"rxidle": 40_000_000, "toppars": {"t-1": {}}}}},
-        ReceiveIdle(40.0, 0.3),
-        id="slowest-fetching-broker",
+        {"brokers": {"b/1": {"rxidle": 9_000_000, "stateage": 60_000_000, "toppars": {}}}},
+        [BrokerReceive("b/1", False, 9.0, 60.0)],
+        id="idle-broker",
     ),
     pytest.param(
-        {"brokers": {"b/1": {"rxidle": 2_000_000, "toppars": {"t-0": {}}}, "GroupCoordinator": {"rxidle": 500_000, "toppars": {}}}},
-        ReceiveIdle(2.0, 0.5),
-        id="coordinator-counts-for-any",
+        {"brokers": {"b/1": {"rxidle": 300_000, "toppars": {"t-0": {}}}}},
+        [BrokerReceive("b/1", True, 0.3, None)],
+        id="leading-broker",
     ),
-    pytest.param({"brokers": {"b/1": {"rxidle": -1, "toppars": {"t-0": {}}}}}, ReceiveIdle(None, None), id="no-receive-yet"),
-    pytest.param({"brokers": {"b/1": {"toppars": {"t-0": {}}}}}, ReceiveIdle(None, None), id="rxidle-missing"),
-    pytest.param({"brokers": {"b/1": {"rxidle": True, "toppars": {"t-0": {}}}}}, ReceiveIdle(None, None), id="rxidle-bool"),
+    pytest.param(
+        {"brokers": {"b/2": {"state": "DOWN", "rxidle": -1, "stateage": 5_000_000, "toppars": {"t-1": {}}}}},
+        [BrokerReceive("b/2", True, None, 5.0)],
+        id="connection-down",
+    ),
+    pytest.param({"brokers": {"b/1": {"rxidle": True, "toppars": {"t-0": {}}}}}, [BrokerReceive("b/1", True, None, None)], id="rxidle-bool"),
 ]
 
 
-@pytest.mark.parametrize(("stats", "expected"), RECEIVE_IDLE_CASES)
-def test_receive_idle_shapes(stats: dict[str, object], expected: ReceiveIdle) -> None:
-    assert receive_idle_from_stats(stats) == expected
+@pytest.mark.parametrize(("stats", "expected"), BROKER_RECEIVE_CASES)
+def test_broker_receives_shapes(stats: dict[str, object], expected: list[BrokerReceive]) -> None:
+    assert broker_receives_from_stats(stats) == expected
+
+
+def _two_broker_payload(second_state: str, second_rxidle: int) -> str:
+    """Statistics of a consumer whose partitions are led by two brokers, the second in ``second_state``."""
+    return json.dumps({"type": "consumer", "brokers": {
+        "b1:9092/1": {"state": "UP", "rxidle": 300_000, "toppars": {"t-0": {}}},
+        "b2:9092/2": {"state": second_state, "rxidle": second_rxidle, "stateage": 1_000_000, "toppars": {"t-1": {}}},
+        "GroupCoordinator": {"state": "UP", "rxidle": 400_000, "toppars": {}},
+    }})
+
+
+def test_stats_broker_receive_idle_follows_stopped_broker(registry: CollectorRegistry, metrics: Metrics) -> None:
+    # librdkafka reports no rxidle for a connection that is down, while the other brokers respond.
+    metrics.update_from_librdkafka_stats(_two_broker_payload("UP", 45_000_000))
+    time.sleep(0.3)
+
+    metrics.update_from_librdkafka_stats(_two_broker_payload("DOWN", -1))
+
+    assert registry.get_sample_value("eql_stream_broker_receive_idle_seconds") >= 45.3
 
 
 def test_stats_broker_receive_idle_set(registry: CollectorRegistry, metrics: Metrics) -> None:
@@ -859,9 +881,9 @@ def test_lags_from_real_broker_stats(
         assert partition_stats["committed_offset"] == -1001
         assert partition_stats["consumer_lag"] == -1
         # The broker responds to each fetch within fetch.wait.max.ms (500 ms) even with nothing to send.
-        receive_idle = receive_idle_from_stats(json.loads(payloads[-1]))
-        assert receive_idle.fetching is not None
-        assert receive_idle.fetching < 5.0
+        leading = [receive for receive in broker_receives_from_stats(json.loads(payloads[-1])) if receive.leads_partitions]
+        assert leading
+        assert all(receive.idle is not None and receive.idle < 5.0 for receive in leading)
     finally:
         consumer.close()
 
