@@ -147,6 +147,8 @@ class BrokerReceive(NamedTuple):
     leads_partitions: bool
     idle: float | None
     state_age: float | None
+    # Whether the connection's state is UP.
+    connected: bool
 
 
 def broker_receives_from_stats(stats: Mapping[str, Any]) -> list[BrokerReceive]:
@@ -168,7 +170,8 @@ def broker_receives_from_stats(stats: Mapping[str, Any]) -> list[BrokerReceive]:
         if not isinstance(broker, dict):
             continue
         leads_partitions = isinstance(broker.get("toppars"), dict) and bool(broker["toppars"])
-        receives.append(BrokerReceive(str(name), leads_partitions, _microseconds(broker.get("rxidle")), _microseconds(broker.get("stateage"))))
+        idle, state_age = _microseconds(broker.get("rxidle")), _microseconds(broker.get("stateage"))
+        receives.append(BrokerReceive(str(name), leads_partitions, idle, state_age, broker.get("state") == "UP"))
     return receives
 
 

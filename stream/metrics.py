@@ -409,7 +409,11 @@ class Metrics:
         connection that is down, librdkafka reports none, so it is counted
         from the last receive seen on that broker, or else from its last state
         change. Second, the time since any broker sent anything, which covers
-        brokers whose handles librdkafka has dropped.
+        brokers whose handles librdkafka has dropped. It counts only while the
+        consumer has assigned partitions or no connection is up. A consumer
+        without partitions (a standby instance, or a worker beyond the
+        partition count) fetches nothing, so its connections may receive
+        nothing for minutes while the brokers work.
         """
         now = time.monotonic()
         receives = broker_receives_from_stats(stats)
@@ -426,7 +430,11 @@ class Metrics:
             self._last_receive_at = now
 
         fetching = [self._broker_idle(receive, now) for receive in receives if receive.leads_partitions]
-        silent = now - self._last_receive_at
+        assigned = assignment_size_from_stats(stats)
+        if (assigned is not None and assigned > 0) or not any(receive.connected for receive in receives):
+            silent = now - self._last_receive_at
+        else:
+            silent = 0.0
         self.broker_receive_idle.set(max([silent, *(idle for idle in fetching if idle is not None)]))
 
     def _broker_idle(self, receive: BrokerReceive, now: float) -> float | None:

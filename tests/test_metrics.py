@@ -741,21 +741,21 @@ BROKER_RECEIVE_CASES = [
     pytest.param({}, [], id="no-brokers"),
     pytest.param({"brokers": "up"}, [], id="brokers-not-object"),
     pytest.param(
-        {"brokers": {"b/1": {"rxidle": 9_000_000, "stateage": 60_000_000, "toppars": {}}}},
-        [BrokerReceive("b/1", False, 9.0, 60.0)],
+        {"brokers": {"b/1": {"state": "UP", "rxidle": 9_000_000, "stateage": 60_000_000, "toppars": {}}}},
+        [BrokerReceive("b/1", False, 9.0, 60.0, True)],
         id="idle-broker",
     ),
     pytest.param(
-        {"brokers": {"b/1": {"rxidle": 300_000, "toppars": {"t-0": {}}}}},
-        [BrokerReceive("b/1", True, 0.3, None)],
+        {"brokers": {"b/1": {"state": "UP", "rxidle": 300_000, "toppars": {"t-0": {}}}}},
+        [BrokerReceive("b/1", True, 0.3, None, True)],
         id="leading-broker",
     ),
     pytest.param(
         {"brokers": {"b/2": {"state": "DOWN", "rxidle": -1, "stateage": 5_000_000, "toppars": {"t-1": {}}}}},
-        [BrokerReceive("b/2", True, None, 5.0)],
+        [BrokerReceive("b/2", True, None, 5.0, False)],
         id="connection-down",
     ),
-    pytest.param({"brokers": {"b/1": {"rxidle": True, "toppars": {"t-0": {}}}}}, [BrokerReceive("b/1", True, None, None)], id="rxidle-bool"),
+    pytest.param({"brokers": {"b/1": {"rxidle": True, "toppars": {"t-0": {}}}}}, [BrokerReceive("b/1", True, None, None, False)], id="rxidle-bool"),
 ]
 
 
@@ -771,6 +771,20 @@ def _two_broker_payload(second_state: str, second_rxidle: int) -> str:
         "b2:9092/2": {"state": second_state, "rxidle": second_rxidle, "stateage": 1_000_000, "toppars": {"t-1": {}}},
         "GroupCoordinator": {"state": "UP", "rxidle": 400_000, "toppars": {}},
     }})
+
+
+def test_stats_broker_receive_idle_zero_without_partitions(registry: CollectorRegistry, metrics: Metrics) -> None:
+    # A standby consumer fetches nothing, so its connections may receive nothing for minutes.
+    def standby(rxidle: int) -> str:
+        broker = {"state": "UP", "rxidle": rxidle, "toppars": {}}
+        return json.dumps({"type": "consumer", "cgrp": {"assignment_size": 0}, "brokers": {"b/1": broker, "GroupCoordinator": broker}})
+
+    metrics.update_from_librdkafka_stats(standby(1_000_000))
+    time.sleep(0.3)
+
+    metrics.update_from_librdkafka_stats(standby(200_000_000))
+
+    assert registry.get_sample_value("eql_stream_broker_receive_idle_seconds") == 0.0
 
 
 def test_stats_broker_receive_idle_follows_stopped_broker(registry: CollectorRegistry, metrics: Metrics) -> None:
