@@ -239,7 +239,7 @@ def _log_unreadable_fields(writer: AvroSchema, reader: AvroSchema) -> None:
     problems = unreadable_fields(writer.parsed, reader.parsed)
     if problems:
         logger.warning(
-            "writer schema %s: records with these values cannot be resolved to %s and are rejected as "
+            "writer schema from %s: records with these values cannot be resolved to %s and are rejected as "
             "invalid_avro (fix the writer schema, or the producer): %s",
             writer.source, reader.name, "; ".join(problems),
         )
@@ -437,7 +437,9 @@ def read_event_file(handle: IO[bytes], reader_schema: AvroSchema | None = None) 
 
     try:
         blocks = fastavro.block_reader(handle)
-        writer = parse_definition(json.loads(blocks.metadata["avro.schema"]), source="the file's header")
+        file_name = getattr(handle, "name", None)
+        header = f"the header of {file_name}" if isinstance(file_name, str) else "the file's header"
+        writer = parse_definition(json.loads(blocks.metadata["avro.schema"]), source=header)
         decoder = AvroEventDecoder(reader_schema, writer_schema=writer)
     except ConfigError as exc:
         raise DecodeError("invalid_avro", f"the file's schema does not resolve to {reader_schema.name}: {exc}") from None

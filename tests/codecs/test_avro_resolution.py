@@ -88,5 +88,5 @@ def test_decoder_logs_unreadable_fields_once(caplog: pytest.LogCaptureFixture) -
         AvroEventDecoder(reader, writer_schema=writer)
 
     (record,) = caplog.records
-    assert "writer schema writer.avsc" in record.getMessage()
+    assert "writer schema from writer.avsc" in record.getMessage()
     assert "process: the writer's string cannot be read" in record.getMessage()
