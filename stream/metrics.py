@@ -117,8 +117,8 @@ class Metrics:
         self._unknown_reasons_logged: set[str] = set()
         self._lag_lock = threading.Lock()
         self._lag_series: set[tuple[str, str]] = set()
-        # time.monotonic() of the last receive from any broker, and from each broker of the last
-        # statistics payload that has received anything, from librdkafka statistics.
+        # time.monotonic() of the last receive from any broker, and of the last receive from each broker
+        # of the latest statistics payload that has received anything.
         self._last_receive_at: float | None = None
         self._last_receive_by_broker: dict[str, float] = {}
 
@@ -397,12 +397,12 @@ class Metrics:
         if assignment_size is not None:
             self.assigned_partitions.set(assignment_size)
 
-        self._update_broker_receive_idle(stats)
+        self._update_broker_receive_idle(stats, assignment_size)
 
         self._replace_lag_series(consumer_lags_from_stats(stats))
 
-    def _update_broker_receive_idle(self, stats: Mapping[str, Any]) -> None:
-        """Set the receive-idle gauge from one statistics payload.
+    def _update_broker_receive_idle(self, stats: Mapping[str, Any], assignment_size: int | None) -> None:
+        """Set the receive-idle gauge from one statistics payload and the assignment size read from it.
 
         The value is the largest of two times. First, for each broker that
         leads an assigned partition, the time since its last receive. For a
@@ -430,8 +430,7 @@ class Metrics:
             self._last_receive_at = now
 
         fetching = [self._broker_idle(receive, now) for receive in receives if receive.leads_partitions]
-        assigned = assignment_size_from_stats(stats)
-        if (assigned is not None and assigned > 0) or not any(receive.connected for receive in receives):
+        if (assignment_size is not None and assignment_size > 0) or not any(receive.connected for receive in receives):
             silent = now - self._last_receive_at
         else:
             silent = 0.0

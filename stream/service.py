@@ -152,7 +152,8 @@ class DetectionService:
         self._totals: Counter[str] = Counter()
         # Alerts rejected in delivery reports, dead-lettered once the producer's poll has returned.
         self._rejected_alerts: list[RejectedAlert] = []
-        # Dead letters rejected in delivery reports, produced again shortened once the poll has returned.
+        # Dead letters rejected for their size in delivery reports, produced again (alone, or shortened)
+        # once the poll has returned.
         self._rejected_dead_letters: list[RejectedDeadLetter] = []
         # When the service subscribed, until it first gets partitions or has logged the wait.
         self._waiting_since: float | None = None

@@ -773,7 +773,7 @@ def _two_broker_payload(second_state: str, second_rxidle: int) -> str:
     }})
 
 
-def test_stats_broker_receive_idle_zero_without_partitions(registry: CollectorRegistry, metrics: Metrics) -> None:
+def test_receive_idle_zero_without_partitions(registry: CollectorRegistry, metrics: Metrics) -> None:
     # A standby consumer fetches nothing, so its connections may receive nothing for minutes.
     def standby(rxidle: int) -> str:
         broker = {"state": "UP", "rxidle": rxidle, "toppars": {}}
@@ -787,7 +787,7 @@ def test_stats_broker_receive_idle_zero_without_partitions(registry: CollectorRe
     assert registry.get_sample_value("eql_stream_broker_receive_idle_seconds") == 0.0
 
 
-def test_stats_broker_receive_idle_follows_stopped_broker(registry: CollectorRegistry, metrics: Metrics) -> None:
+def test_receive_idle_follows_stopped_broker(registry: CollectorRegistry, metrics: Metrics) -> None:
     # librdkafka reports no rxidle for a connection that is down, while the other brokers respond.
     metrics.update_from_librdkafka_stats(_two_broker_payload("UP", 45_000_000))
     time.sleep(0.3)
@@ -797,7 +797,7 @@ def test_stats_broker_receive_idle_follows_stopped_broker(registry: CollectorReg
     assert registry.get_sample_value("eql_stream_broker_receive_idle_seconds") >= 45.3
 
 
-def test_stats_broker_receive_idle_set(registry: CollectorRegistry, metrics: Metrics) -> None:
+def test_receive_idle_gauge_set(registry: CollectorRegistry, metrics: Metrics) -> None:
     payload = {"type": "consumer", "brokers": {"b/1": {"rxidle": 2_500_000, "toppars": {"t-0": {}}}}}
 
     metrics.update_from_librdkafka_stats(json.dumps(payload))
@@ -805,7 +805,7 @@ def test_stats_broker_receive_idle_set(registry: CollectorRegistry, metrics: Met
     assert registry.get_sample_value("eql_stream_broker_receive_idle_seconds") == pytest.approx(2.5, abs=0.1)
 
 
-def test_stats_broker_receive_idle_grows_without_brokers(registry: CollectorRegistry, metrics: Metrics) -> None:
+def test_receive_idle_grows_without_brokers(registry: CollectorRegistry, metrics: Metrics) -> None:
     # A stopped broker's handle disappears from the payload, so the gauge counts from the last receive.
     metrics.update_from_librdkafka_stats(json.dumps({"type": "consumer", "brokers": {"b/1": {"rxidle": 1_000_000, "toppars": {"t-0": {}}}}}))
     time.sleep(0.3)
@@ -815,7 +815,7 @@ def test_stats_broker_receive_idle_grows_without_brokers(registry: CollectorRegi
     assert registry.get_sample_value("eql_stream_broker_receive_idle_seconds") >= 1.3
 
 
-def test_stats_broker_receive_idle_counts_from_first_payload(registry: CollectorRegistry, metrics: Metrics) -> None:
+def test_receive_idle_counts_from_first_payload(registry: CollectorRegistry, metrics: Metrics) -> None:
     silent = json.dumps({"type": "consumer", "brokers": {"b/bootstrap": {"rxidle": -1, "toppars": {}}}})
     metrics.update_from_librdkafka_stats(silent)
     time.sleep(0.3)

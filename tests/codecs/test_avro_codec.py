@@ -541,7 +541,7 @@ def test_is_object_container(prefix: bytes, expected: bool) -> None:
     assert is_object_container(prefix) is expected
 
 
-def test_event_file_skips_a_record_that_does_not_resolve(event_schema: AvroSchema) -> None:
+def test_event_file_skips_unresolvable_record(event_schema: AvroSchema) -> None:
     # The writer's event.id may also be a long, which the reader's union lacks.
     plain = '{"name": "id", "type": ["null", "string"]'
     text = json.dumps(event_schema.definition)

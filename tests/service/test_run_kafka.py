@@ -167,7 +167,7 @@ def test_run_dead_letters_alert_too_large(rejected_by: str, kafka_bootstrap, kaf
 
 
 # A 12,000-byte message that is not JSON. Its random letters keep compression from shrinking it below
-# the limits below, which reject its whole dead letter and let a shortened one through.
+# the limits of the cases, which reject its whole dead letter and let a shortened one through.
 TOO_LARGE_BAD_MESSAGE = "".join(random.Random(5).choices(string.ascii_letters, k=12_000)).encode()
 DEAD_LETTER_TOO_LARGE_CASES = [
     pytest.param("broker", id="dead-letter-topic-max-message-bytes"),
@@ -207,7 +207,7 @@ def test_run_shortens_large_dead_letter(rejected_by: str, kafka_bootstrap, kafka
 
 
 @pytest.mark.kafka
-def test_run_retries_batch_rejected_dead_letters_alone(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
+def test_run_retries_rejected_batch_alone(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
     # Each dead letter fits the topic's limit alone, but a batch of them does not, and the broker
     # checks max.message.bytes against a whole batch.
     input_topic = kafka_topic_factory()

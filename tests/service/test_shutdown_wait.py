@@ -47,7 +47,7 @@ def test_wait_for_deliveries_one_timeout(kafka_bootstrap, service_topics_factory
     finally:
         service._consumer.close()
 
-    # No time is left for the rejected alert's dead letter, so it counts as undelivered, unproduced.
+    # No time is left for the rejected alert's dead letter, so it is not produced and counts as undelivered.
     assert undelivered == 2
     assert producer.flush_timeouts == [0.5]
     assert service._rejected_alerts != []
