@@ -260,7 +260,7 @@ def measure_raw_scan(context: BenchContext) -> Measurement:
     from stream.ruleset import load_rule_set
 
     rule_set, _ = load_rule_set()
-    prefilter = Prefilter(compiled.query.necessary_literals for compiled in rule_set.rules)
+    prefilter = Prefilter.for_queries(compiled.query for compiled in rule_set.rules)
 
     def scan(messages: list[Message]) -> object:
         return prefilter.select_batch([value or b"" for value in map(Message.value, messages)])

@@ -41,8 +41,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import accumulate, repeat
 from operator import sub
+from typing import TYPE_CHECKING
 
 import hyperscan
+
+if TYPE_CHECKING:
+    from stream.eql import CompiledQuery
 
 logger = logging.getLogger(__name__)
 
@@ -86,35 +90,68 @@ class Prefilter:
     is 30 %. That keeps the selection sound (those rules are evaluated on
     every decoded message), and it happens once: a literal that becomes
     common later stays searched.
+
+    A rule may have other sets (``alternatives``, one per term of its
+    top-level ``and``), any of which every matching event contains too. The
+    sample counts their literals as well, and at its end each rule keeps the
+    set found in the fewest messages: ``host.os.type == "linux"`` gives
+    ``linux``, which a stream of Windows events seldom contains, while the
+    rule's own set may be a ``.`` found in every message.
     """
 
-    def __init__(self, literal_sets: Iterable[frozenset[str] | None], *, sample_size: int = DEFAULT_SAMPLE_SIZE) -> None:
+    def __init__(
+        self,
+        literal_sets: Iterable[frozenset[str] | None],
+        *,
+        alternatives: Iterable[Sequence[frozenset[str]]] | None = None,
+        sample_size: int = DEFAULT_SAMPLE_SIZE,
+    ) -> None:
         self._literal_sets = list(literal_sets)
         self.rule_count = len(self._literal_sets)
         self._all_rules: Selection = tuple(range(self.rule_count))
-        unsearchable = frozenset(
-            index
-            for index, literals in enumerate(self._literal_sets)
-            if literals is None or not all(_is_searchable(text) for text in literals)
-        )
-        self._build_search(unsearchable)
-
+        # Per rule, the searchable sets the sample may choose from, the rule's own set first.
+        self._choices = _searchable_choices(self._literal_sets, alternatives)
         self._sample_size = sample_size
         self._sampled_messages = 0
         self._messages_by_pattern: Counter[int] = Counter()
+        self._build_search(frozenset(self._unsearchable_rules()))
+
+    @classmethod
+    def for_queries(cls, queries: Iterable[CompiledQuery], *, sample_size: int = DEFAULT_SAMPLE_SIZE) -> Prefilter:
+        """Build the prefilter of compiled queries, in rule order, with their alternative literal sets."""
+        queries = list(queries)
+        return cls(
+            [query.necessary_literals for query in queries],
+            alternatives=[query.literal_alternatives for query in queries],
+            sample_size=sample_size,
+        )
+
+    def _unsearchable_rules(self) -> list[int]:
+        return [
+            index
+            for index, literals in enumerate(self._literal_sets)
+            if literals is None or not all(_is_searchable(text) for text in literals)
+        ]
+
+    @property
+    def _sampling(self) -> bool:
+        return self._sampled_messages < self._sample_size
 
     def _build_search(self, always: frozenset[int]) -> None:
-        """Select the rules in ``always`` for every message and compile the literals of the others."""
+        """Select the rules in ``always`` for every message and compile the literals of the others.
+
+        While the sample lasts, the literals of every rule's other sets are
+        searched too, only to be counted: they select no rule.
+        """
         self.always: Selection = tuple(sorted(always))
         self.enabled = bool(self._literal_sets) and not self.always
 
-        rules_by_needle: dict[bytes, set[int]] = {}
-        for index, literals in enumerate(self._literal_sets):
-            if index in always or literals is None:
-                continue
-            for text in literals:
-                for needle in _byte_forms(text):
-                    rules_by_needle.setdefault(needle, set()).add(index)
+        rules_by_needle = self._rules_by_needle(always)
+        if self._sampling:
+            for choices in self._choices:
+                for text in set().union(*choices):
+                    for needle in _byte_forms(text):
+                        rules_by_needle.setdefault(needle, set())
 
         # Pattern ids 0 to n-1 are the needles, and the hiding escapes come after them.
         self._needles = list(rules_by_needle)
@@ -148,8 +185,8 @@ class Prefilter:
         literal_hits, escape_hits = self._locate_hits(payloads, hits) if hits else (set(), [])
         selections = self._selections(payloads, literal_hits, escape_hits)
 
-        # After the selections, because dropping a literal renumbers the patterns.
-        if self._sampled_messages < self._sample_size:
+        # After the selections, because the end of the sample renumbers the patterns.
+        if self._sampling:
             self._count_literal_messages(len(payloads), literal_hits)
         return selections
 
@@ -182,7 +219,10 @@ class Prefilter:
     ) -> dict[int, Selection]:
         rules_by_payload: dict[int, set[int]] = {}
         for pattern_id, index in literal_hits:
-            rules_by_payload.setdefault(index, set(self.always)).update(self._rules_by_pattern[pattern_id])
+            rules = self._rules_by_pattern[pattern_id]
+            # A literal searched only to be counted selects no rule.
+            if rules:
+                rules_by_payload.setdefault(index, set(self.always)).update(rules)
 
         selections: dict[int, Selection] = dict.fromkeys(range(len(payloads)), self.always) if self.always else {}
         for index, rules in rules_by_payload.items():
@@ -192,34 +232,90 @@ class Prefilter:
         return selections
 
     def _count_literal_messages(self, message_count: int, literal_hits: set[tuple[int, int]]) -> None:
-        """Count the messages each literal occurs in, and drop the ubiquitous literals at the end of the sample."""
+        """Count the messages each literal occurs in, and choose the literals to search at the end of the sample."""
         self._messages_by_pattern.update(pattern_id for pattern_id, _ in literal_hits)
         self._sampled_messages += message_count
-        if self._sampled_messages >= self._sample_size:
-            self._drop_ubiquitous_literals()
+        if not self._sampling:
+            self._end_sample()
 
-    def _drop_ubiquitous_literals(self) -> None:
-        counts = self._messages_by_pattern
-        threshold = UBIQUITOUS_SHARE * self._sampled_messages
-        ubiquitous = sorted(pattern_id for pattern_id, count in counts.items() if count >= threshold)
-        demoted_so_far = set(self.always).union(*(self._rules_by_pattern[pattern_id] for pattern_id in ubiquitous))
-        if demoted_so_far:
-            # Every message is decoded from now on, so common literals are not worth their search either.
-            threshold = COMMON_SHARE_WHEN_ALL_DECODED * self._sampled_messages
-            ubiquitous = sorted(pattern_id for pattern_id, count in counts.items() if count >= threshold)
+    def _end_sample(self) -> None:
+        """Give each rule its rarest set, then drop the ubiquitous literals, and compile the search once more."""
+        sampled = self._sampled_messages
+        messages_by_needle = Counter({self._needles[pattern_id]: count for pattern_id, count in self._messages_by_pattern.items()})
         self._messages_by_pattern.clear()
-        if not ubiquitous:
-            return
+        changed = self._choose_rarest_sets(messages_by_needle)
 
-        needles = [self._needles[pattern_id] for pattern_id in ubiquitous]
-        demoted = set().union(*(self._rules_by_pattern[pattern_id] for pattern_id in ubiquitous))
-        self._build_search(frozenset(self.always).union(demoted))
-        logger.info(
-            "prefilter: %d literals occur in at least %.0f%% of the first %d messages (%s), so the %d rules "
-            "that have them are now evaluated on every decoded message, and %d rules are still selected by literals",
-            len(needles), threshold / self._sampled_messages * 100, self._sampled_messages, _describe_needles(needles),
-            len(demoted), self.rule_count - len(self.always),
-        )
+        unsearchable = frozenset(self._unsearchable_rules())
+        rules_by_needle = self._rules_by_needle(unsearchable)
+        ubiquitous = _needles_in_share(rules_by_needle, messages_by_needle, UBIQUITOUS_SHARE * sampled)
+        demoted = unsearchable.union(*(rules_by_needle[needle] for needle in ubiquitous))
+        if demoted:
+            # Every message is decoded from now on, so common literals are not worth their search either.
+            ubiquitous = _needles_in_share(rules_by_needle, messages_by_needle, COMMON_SHARE_WHEN_ALL_DECODED * sampled)
+            demoted = unsearchable.union(*(rules_by_needle[needle] for needle in ubiquitous))
+        self._build_search(demoted)
+
+        if changed:
+            logger.info(
+                "prefilter: %d rules are now selected by the literals of another term of their query, which occur "
+                "in fewer of the first %d messages",
+                changed, sampled,
+            )
+        if ubiquitous:
+            logger.info(
+                "prefilter: %d literals occur in at least %.0f%% of the first %d messages (%s), so the %d rules "
+                "that have them are now evaluated on every decoded message, and %d rules are still selected by literals",
+                len(ubiquitous), COMMON_SHARE_WHEN_ALL_DECODED * 100 if self.always else UBIQUITOUS_SHARE * 100,
+                sampled, _describe_needles(ubiquitous), len(demoted - unsearchable), self.rule_count - len(self.always),
+            )
+
+    def _choose_rarest_sets(self, messages_by_needle: Counter[bytes]) -> int:
+        """Give each rule the set of its choices whose literals occur in the fewest sampled messages; return how many changed.
+
+        A set's count is the sum over its literals' byte forms, an upper
+        bound of the messages that contain any of them. A tie keeps the
+        earlier choice, so the rule's own set wins it.
+        """
+        changed = 0
+        for index, choices in enumerate(self._choices):
+            if not choices:
+                continue
+            rarest = min(choices, key=lambda literals: sum(messages_by_needle[needle] for text in literals for needle in _byte_forms(text)))
+            if rarest != self._literal_sets[index]:
+                self._literal_sets[index] = rarest
+                changed += 1
+        return changed
+
+    def _rules_by_needle(self, excluded: frozenset[int]) -> dict[bytes, set[int]]:
+        """Return each needle of the rules not in ``excluded``, with the rules whose set contains it."""
+        rules_by_needle: dict[bytes, set[int]] = {}
+        for index, literals in enumerate(self._literal_sets):
+            if index in excluded or literals is None:
+                continue
+            for text in literals:
+                for needle in _byte_forms(text):
+                    rules_by_needle.setdefault(needle, set()).add(index)
+        return rules_by_needle
+
+
+def _needles_in_share(rules_by_needle: dict[bytes, set[int]], messages_by_needle: Counter[bytes], threshold: float) -> list[bytes]:
+    """Return the needles of ``rules_by_needle`` found in at least ``threshold`` sampled messages, sorted."""
+    return sorted(needle for needle in rules_by_needle if messages_by_needle[needle] >= threshold)
+
+
+def _searchable_choices(
+    literal_sets: Sequence[frozenset[str] | None], alternatives: Iterable[Sequence[frozenset[str]]] | None
+) -> list[tuple[frozenset[str], ...]]:
+    """Return, per rule, its own set and its alternatives that can be searched, each once, or nothing without alternatives."""
+    if alternatives is None:
+        return [() for _ in literal_sets]
+    choices = []
+    for literals, others in zip(literal_sets, alternatives, strict=True):
+        candidates = [literals, *others] if literals is not None else list(others)
+        searchable = [item for item in candidates if item and all(_is_searchable(text) for text in item)]
+        unique = tuple(dict.fromkeys(searchable))
+        choices.append(unique if len(unique) > 1 or (unique and unique[0] != literals) else ())
+    return choices
 
 
 def _payloads_with_hiding_escapes(payloads: Sequence[bytes], escape_hits: list[tuple[int, int]]) -> set[int]:

@@ -141,7 +141,7 @@ class DetectionService:
         self._tracker = DeliveryTracker(self._offsets)
         self._codecs = build_codecs(settings)
         self._tombstone_reason = "invalid_avro" if settings.input_format == "avro" else "invalid_json"
-        self._prefilter = Prefilter(c.query.necessary_literals for c in rule_set.rules) if settings.prefilter else None
+        self._prefilter = Prefilter.for_queries(c.query for c in rule_set.rules) if settings.prefilter else None
         self._prefiltered: Counter[str] = Counter()
         self._end_tracker: EndTracker | None = None
         # librdkafka repeats transient errors (such as a broker being down) often, and a bad

@@ -15,7 +15,7 @@ from typing import Any
 from stream.eql.ast import Query
 from stream.eql.compiler import MatchOptions, Matcher, TypeCheck, compile_condition
 from stream.eql.fields import FieldSchema, FieldTypeError
-from stream.eql.literals import necessary_literals
+from stream.eql.literals import literal_alternatives, necessary_literals
 from stream.eql.parser import parse_query
 from stream.errors import QueryError
 
@@ -41,7 +41,9 @@ class CompiledQuery:
     ``fields`` lists every field the query reads. ``necessary_literals`` is a
     set of ASCII-lower-cased strings at least one of which some value of those
     fields contains (folded) in every matching event, or ``None`` when the
-    query has no such set.
+    query has no such set. ``literal_alternatives`` are more such sets, one
+    per term of a top-level ``and`` that has one; any of them may stand in
+    for ``necessary_literals``.
     """
 
     text: str
@@ -50,6 +52,7 @@ class CompiledQuery:
     fields: frozenset[str]
     necessary_literals: frozenset[str] | None
     type_checks: tuple[TypeCheck, ...]
+    literal_alternatives: tuple[frozenset[str], ...] = ()
 
     def check_types(self, event: Mapping[str, Any]) -> None:
         """Raise :class:`FieldTypeError` if a numeric, boolean or IP field of the query contains a value its mapping rejects."""
@@ -85,8 +88,10 @@ def compile_query(
         raise
 
     literals = None
+    alternatives: tuple[frozenset[str], ...] = ()
     if options.case_folding == "ascii":
         literals = necessary_literals(syntax, lambda name: options.schema.spec(name).kind)
+        alternatives = literal_alternatives(syntax, lambda name: options.schema.spec(name).kind)
     return CompiledQuery(
         text=text,
         syntax=syntax,
@@ -94,4 +99,5 @@ def compile_query(
         fields=frozenset(compiled.fields),
         necessary_literals=literals,
         type_checks=compiled.type_checks,
+        literal_alternatives=alternatives,
     )

@@ -79,6 +79,27 @@ def selectivity_rank(node: ast.Expression, field_kind: FieldKindOf) -> int:
     return min(len(text) for text in literals)
 
 
+def literal_alternatives(query: ast.Query, field_kind: FieldKindOf) -> tuple[frozenset[str], ...]:
+    """Return the folded necessary-literal sets of the terms of ``query``'s top-level ``and``.
+
+    Every matching event satisfies each term, so each set is, like
+    :func:`necessary_literals`, a set of which every matching event contains
+    one. Which of them is rarest depends on the stream (``"linux"`` is rare
+    among Windows events), so the prefilter picks one from a sample. Terms
+    without a set, or with an empty one, are left out. The result is empty
+    unless the condition is an ``and``.
+    """
+    if not isinstance(query.condition, ast.And):
+        return ()
+    analysis = _Analysis(field_kind)
+    found: list[frozenset[str]] = []
+    for term in query.condition.terms:
+        literals = analysis.literals(term)
+        if literals and frozenset(literals) not in found:
+            found.append(frozenset(literals))
+    return tuple(found)
+
+
 def necessary_literals(query: ast.Query, field_kind: FieldKindOf) -> Literals:
     """Return the folded necessary literals of ``query``, or ``None`` (see the module docstring).
 

@@ -52,17 +52,20 @@ def folded_field_texts(compiled: CompiledQuery, event: dict[str, Any]) -> list[s
 
 
 def assert_literals_sound(compiled: CompiledQuery, event: dict[str, Any]) -> None:
-    """Assert that a matching ``event`` contains one of the query's necessary literals in a field it reads."""
-    literals = compiled.necessary_literals
-    if literals is None:
-        return
+    """Assert that a matching ``event`` contains, in a field the query reads, one literal of each of its sets.
 
+    The sets are the necessary literals and every alternative set.
+    """
     texts = folded_field_texts(compiled, event)
-    found = [literal for literal in literals if any(literal in text for text in texts)]
-    assert found, (
-        f"no necessary literal of {compiled.text!r} occurs in the matching event: "
-        f"literals {sorted(literals)}, field values {texts}"
-    )
+    literal_sets = [compiled.necessary_literals, *compiled.literal_alternatives]
+    for literals in literal_sets:
+        if literals is None:
+            continue
+        found = [literal for literal in literals if any(literal in text for text in texts)]
+        assert found, (
+            f"no literal of the set {sorted(literals)} of {compiled.text!r} occurs in the matching event: "
+            f"field values {texts}"
+        )
 
 
 # Labelled matching events ----------------------------------------------------
@@ -215,6 +218,35 @@ def test_pattern_with_equal_runs_keeps_one_run() -> None:
     assert "cde" in literals
     assert len(literals) == 2
     assert literals - {"cde"} <= {"a", "b"}
+
+
+ALTERNATIVES = [
+    pytest.param(
+        'process where host.os.type == "linux" and process.name : "nc"', [{"linux"}, {"nc"}], id="one-set-per-term"
+    ),
+    pytest.param('process where process.name : "nc"', [], id="not-an-and"),
+    pytest.param('process where process.name : ("a", "b") or process.args : "c"', [], id="or-at-the-top"),
+    pytest.param(
+        'process where process.name : "nc.exe" and not process.args : "-l" and process.pid > 4',
+        [{"nc.exe"}],
+        id="terms-without-a-set-left-out",
+    ),
+    pytest.param(
+        'process where process.name : "NC" and process.executable : "*nc*"', [{"nc"}], id="equal-sets-once"
+    ),
+    pytest.param(
+        'process where (process.name : "a" or process.name : "b") and user.id : "S-1-5-18"',
+        [{"a", "b"}, {"s-1-5-18"}],
+        id="or-term-gives-its-union",
+    ),
+]
+
+
+@pytest.mark.parametrize(("query_text", "expected"), ALTERNATIVES)
+def test_literal_alternatives_of_simple_query(query_text: str, expected: list[set[str]]) -> None:
+    alternatives = compile_query(query_text).literal_alternatives
+
+    assert alternatives == tuple(frozenset(literals) for literals in expected)
 
 
 def test_and_keeps_one_terms_literals() -> None:

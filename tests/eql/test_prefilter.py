@@ -217,8 +217,9 @@ def test_prefilter_sound_after_dropping_literals(
         return
     payloads = [payload for event in events for payload in _encodings(event)]
     documents = [event for event in events for _ in _encodings(event)]
-    # The first batch is the whole sample, so its common literals are dropped before the second.
-    prefilter = Prefilter([rule.necessary_literals for rule in compiled], sample_size=len(payloads))
+    # The first batch is the whole sample, so the rarest sets are chosen and the common literals
+    # dropped before the second.
+    prefilter = Prefilter.for_queries(compiled, sample_size=len(payloads))
     prefilter.select_batch(payloads)
 
     selections = prefilter.select_batch(payloads)
@@ -288,3 +289,49 @@ def test_prefilter_stops_counting_after_sample() -> None:
     prefilter.select_batch([b"common"] * 10)
 
     assert prefilter.always == ()
+
+
+@pytest.mark.parametrize(
+    ("own", "alternative", "always_in_sample"),
+    [
+        pytest.param(frozenset({"common"}), frozenset({"rare"}), (), id="common-set-replaced"),
+        pytest.param(frozenset({"0"}), frozenset({"rare"}), (0,), id="unsearchable-set-replaced"),
+    ],
+)
+def test_prefilter_chooses_rarest_set_after_sample(
+    own: frozenset[str], alternative: frozenset[str], always_in_sample: tuple[int, ...]
+) -> None:
+    prefilter = Prefilter([own], alternatives=[[own, alternative]], sample_size=10)
+    assert prefilter.always == always_in_sample
+
+    prefilter.select_batch([b"common 0"] * 10)
+
+    assert prefilter.always == ()
+    assert prefilter.select_batch([b"common 0", b"x RARE"]) == {1: (0,)}
+
+
+def test_prefilter_alternatives_counted_not_selecting() -> None:
+    prefilter = Prefilter([frozenset({"net.exe"})], alternatives=[[frozenset({"net.exe"}), frozenset({"rare"})]], sample_size=4)
+
+    assert prefilter.select_batch([b"rare", b"net.exe"]) == {1: (0,)}
+
+
+def test_prefilter_keeps_own_set_on_a_tie() -> None:
+    prefilter = Prefilter([frozenset({"first"})], alternatives=[[frozenset({"second"})]], sample_size=2)
+
+    prefilter.select_batch([b"x", b"y"])
+
+    assert prefilter.select_batch([b"first", b"second"]) == {0: (0,)}
+
+
+def test_prefilter_drops_rule_with_only_common_sets() -> None:
+    # Both sets occur in every message, so the rule is evaluated on every message.
+    prefilter = Prefilter(
+        [frozenset({"net.exe"}), frozenset({"common"})],
+        alternatives=[[], [frozenset({"common"}), frozenset({"other"})]],
+        sample_size=4,
+    )
+
+    prefilter.select_batch([b"common other"] * 4)
+
+    assert prefilter.always == (1,)
