@@ -58,6 +58,16 @@ _PUNCTUATION = {
 }
 
 
+# Operators of other languages that users write in place of an EQL keyword,
+# mapped to that keyword. '!=' is matched before '!' reaches this table.
+_FOREIGN_OPERATORS = {
+    "||": "or",
+    "&&": "and",
+    "&": "and",
+    "!": "not",
+}
+
+
 class TokenKind(Enum):
     """Kinds of token the parser distinguishes."""
 
@@ -189,10 +199,17 @@ class Lexer:
             if text.startswith(symbol, start):
                 self._pos += 2
                 return make(TokenKind.OPERATOR, symbol)
+        self._reject_foreign_operator()
         if char in _PUNCTUATION:
             self._pos += 1
             return make(TokenKind.OPERATOR, char)
         raise self._error(f"unexpected character {char!r}")
+
+    def _reject_foreign_operator(self) -> None:
+        """Raise QuerySyntaxError if the text at the current position is ``||``, ``&&``, ``&`` or ``!``."""
+        for symbol, keyword in _FOREIGN_OPERATORS.items():
+            if self._text.startswith(symbol, self._pos):
+                raise self._error(f"'{symbol}' is not an EQL operator: write '{keyword}' instead")
 
     def _read_word(self, make) -> Token:  # type: ignore[no-untyped-def]
         text = self._text
@@ -319,7 +336,16 @@ class Lexer:
         if close < 0 or not 2 <= len(digits) <= 8 or any(c not in "0123456789abcdefABCDEF" for c in digits):
             raise self._error("invalid unicode escape: write \\u{HEX} with 2 to 8 hex digits", escape_at)
         code_point = int(digits, 16)
-        if 0xD800 <= code_point <= 0xDFFF or code_point > 0x10FFFF:
-            raise self._error(f"invalid code point U+{code_point:X} in unicode escape", escape_at)
+        if 0xD800 <= code_point <= 0xDFFF:
+            raise self._error(
+                f"invalid code point U+{code_point:X} in unicode escape: surrogate code points "
+                "(U+D800 to U+DFFF) are not characters, so write the character's own code point, "
+                "for example \\u{1F600} rather than the UTF-16 pair \\u{D83D}\\u{DE00}",
+                escape_at,
+            )
+        if code_point > 0x10FFFF:
+            raise self._error(
+                f"invalid code point U+{code_point:X} in unicode escape: the maximum is U+10FFFF", escape_at
+            )
         self._pos = close + 1
         return chr(code_point)

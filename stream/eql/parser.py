@@ -10,11 +10,20 @@ from __future__ import annotations
 
 from stream.eql import ast
 from stream.eql.functions import canonical_function_name, supports_case_insensitive
-from stream.eql.lexer import Lexer, Token, TokenKind
+from stream.eql.lexer import KEYWORDS, Lexer, Token, TokenKind
 from stream.errors import QuerySyntaxError, UnsupportedQueryError
 
 _COMPARISON_OPERATORS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 _MATCH_KEYWORDS = frozenset({"like", "like~", "regex", "regex~"})
+_CATEGORY_KINDS = (TokenKind.IDENTIFIER, TokenKind.STRING, TokenKind.QUOTED_IDENTIFIER)
+# Words that, followed by 'of', start a lineage query: a form of endgameinc/eql that Elasticsearch EQL rejects.
+_LINEAGE_WORDS = frozenset({"descendant", "child", "event"})
+
+# Fixes for a parenthesised list written after a comparison operator.
+_LIST_COMPARISON_FIXES = {
+    "==": "to compare with several values, write 'in (...)', or ': (...)' to match case-insensitively",
+    "!=": "to exclude several values, write 'not in (...)'",
+}
 
 
 def parse_query(text: str) -> ast.Query:
@@ -63,12 +72,48 @@ class _Parser:
 
     def _expect_operator(self, text: str, what: str) -> Token:
         if not self._is_operator(text):
-            raise self._error(f"expected {what}, found {self._describe(self._current)}")
+            raise self._unexpected_error(f"expected {what}, found {self._describe(self._current)}")
         return self._advance()
 
     def _error(self, message: str, token: Token | None = None) -> QuerySyntaxError:
         token = token or self._current
         return QuerySyntaxError(message, query=self._text, line=token.line, column=token.column)
+
+    def _unexpected_error(self, message: str) -> QuerySyntaxError:
+        """Build the error for a current token that the grammar does not accept here.
+
+        A known mistake (an upper-case keyword, a lineage query) gets a message
+        that names the fix, located at the token to change. Any other token gets
+        ``message`` at the current token.
+        """
+        token = self._current
+        previous = self._tokens[self._index - 1] if self._index > 0 else None
+
+        if token.kind is TokenKind.KEYWORD and token.text == "of" and previous is not None:
+            if previous.kind is TokenKind.IDENTIFIER and previous.text in _LINEAGE_WORDS:
+                return self._error(
+                    "lineage queries ('descendant of', 'child of', 'event of') are not supported, and "
+                    "Elasticsearch EQL rejects them too: to match the direct parent, use fields such as "
+                    "process.parent.name",
+                    previous,
+                )
+
+        # A word such as 'NOT' may already have been read as a field name, so
+        # the token before the current one is checked as well.
+        for candidate in (token, previous):
+            if candidate is not None and _is_upper_case_keyword(candidate):
+                return self._error(_keyword_case_message(candidate), candidate)
+        return self._error(message)
+
+    def _source_between(self, start: Token, end: Token) -> str:
+        """Return the query text from ``start`` up to ``end``, on one line and without trailing blanks."""
+        lines = self._text.split("\n")
+
+        def offset(token: Token) -> int:
+            return sum(len(line) + 1 for line in lines[: token.line - 1]) + token.column - 1
+
+        text = self._text[offset(start) : offset(end)]
+        return " ".join(text.splitlines()).rstrip()
 
     @staticmethod
     def _describe(token: Token) -> str:
@@ -93,7 +138,8 @@ class _Parser:
     def parse(self) -> ast.Query:
         category = self._parse_category()
         if not self._is_keyword("where"):
-            raise self._error(f"expected 'where' after the event category, found {self._describe(self._current)}")
+            found = self._describe(self._current)
+            raise self._unexpected_error(f"expected 'where' after the event category, found {found}")
         self._advance()
 
         condition = self._parse_or()
@@ -102,16 +148,28 @@ class _Parser:
             raise UnsupportedQueryError(
                 "pipes such as '| head' are not supported yet", query=self._text, line=pipe.line, column=pipe.column
             )
+        if self._starts_query():
+            raise self._error(
+                "a rule has exactly one query, but a second query starts here: "
+                "put each query in its own rule or .eql file"
+            )
         if not self._is(TokenKind.END):
-            raise self._error(f"unexpected {self._describe(self._current)} after the end of the condition")
+            raise self._unexpected_error(f"unexpected {self._describe(self._current)} after the end of the condition")
         return ast.Query(category=category, condition=condition, text=self._text)
+
+    def _starts_query(self) -> bool:
+        """Return whether the current token is an event category followed by 'where'."""
+        token = self._current
+        is_category = token.kind in _CATEGORY_KINDS or (token.kind is TokenKind.KEYWORD and token.text == "any")
+        following = self._peek()
+        return is_category and following.kind is TokenKind.KEYWORD and following.text == "where"
 
     def _parse_category(self) -> str | None:
         token = self._current
         if token.kind is TokenKind.KEYWORD and token.text == "any":
             self._advance()
             return None
-        if token.kind in (TokenKind.IDENTIFIER, TokenKind.STRING, TokenKind.QUOTED_IDENTIFIER):
+        if token.kind in _CATEGORY_KINDS:
             self._advance()
             return token.text
         raise self._error(f"expected an event category such as 'process' or 'any', found {self._describe(token)}")
@@ -155,12 +213,33 @@ class _Parser:
         if token.kind is not TokenKind.OPERATOR or token.text not in _COMPARISON_OPERATORS:
             return left
         self._advance()
+        if self._is_operator("(") and self._parenthesis_holds_list():
+            fix = _LIST_COMPARISON_FIXES.get(
+                token.text, "compare with one value at a time and combine the comparisons with 'or'"
+            )
+            raise self._error(f"'{token.text}' takes a single value, not a list: {fix}", token)
         right = self._parse_additive()
 
         following = self._current
         if following.kind is TokenKind.OPERATOR and following.text in _COMPARISON_OPERATORS:
             raise self._error("chained comparisons are not allowed: combine two comparisons with 'and'")
         return ast.Comparison(token.line, token.column, token.text, left, right)
+
+    def _parenthesis_holds_list(self) -> bool:
+        """Return whether the parenthesis that opens at the current token contains a ',' at its own level."""
+        depth = 0
+        for token in self._tokens[self._index :]:
+            if token.kind is not TokenKind.OPERATOR:
+                continue
+            if token.text == "(":
+                depth += 1
+            elif token.text == ")":
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif token.text == "," and depth == 1:
+                return True
+        return False
 
     def _parse_additive(self) -> ast.Expression:
         left = self._parse_multiplicative()
@@ -194,17 +273,24 @@ class _Parser:
         return self._parse_predicate()
 
     def _parse_predicate(self) -> ast.Expression:
+        start = self._current
         operand = self._parse_primary()
         token = self._current
 
-        if token.kind is TokenKind.KEYWORD and token.text == "not" and self._peek().kind is TokenKind.KEYWORD:
+        if token.kind is TokenKind.KEYWORD and token.text == "not":
             following = self._peek()
-            if following.text in {"in", "in~"}:
+            if following.kind is TokenKind.KEYWORD and following.text in {"in", "in~"}:
                 self._advance()
                 self._advance()
                 values = self._parse_value_list(following, require_parentheses=True)
                 positive = ast.Predicate(following.line, following.column, following.text, operand, values)
                 return ast.Not(token.line, token.column, positive)
+            if _takes_not_before_field(following):
+                written = self._source_between(start, token)
+                raise self._error(
+                    f"'not' must come before the condition, not before '{following.text}': write "
+                    f"'not {written} {following.text} ...' (only 'not in' and 'not in~' follow the field)"
+                )
 
         if token.kind is TokenKind.KEYWORD and token.text in {"in", "in~"}:
             self._advance()
@@ -264,6 +350,11 @@ class _Parser:
         if self._is_operator("("):
             self._advance()
             inner = self._parse_or()
+            if self._is_operator(","):
+                raise self._error(
+                    "a list of values in parentheses must follow 'in', 'in~', ':', 'like' or 'regex', "
+                    "as in 'process.name in (\"a\", \"b\")'"
+                )
             self._expect_operator(")", "')' to close the parenthesis")
             return inner
 
@@ -275,7 +366,7 @@ class _Parser:
         if self._is_operator("?") or token.kind in (TokenKind.IDENTIFIER, TokenKind.QUOTED_IDENTIFIER):
             return self._parse_field()
 
-        raise self._error(f"expected a value, field or function call, found {self._describe(token)}")
+        raise self._unexpected_error(f"expected a value, field or function call, found {self._describe(token)}")
 
     def _parse_field(self) -> ast.Field:
         start = self._current
@@ -315,6 +406,8 @@ class _Parser:
         base_name = written[:-1] if case_insensitive else written
 
         name = canonical_function_name(base_name)
+        if name is None and _is_upper_case_keyword(token):
+            raise self._error(_keyword_case_message(token), token)
         if name is None:
             raise self._error(f"unknown function '{base_name}'", token)
         if case_insensitive and not supports_case_insensitive(name):
@@ -329,3 +422,19 @@ class _Parser:
                 args.append(self._parse_or())
         self._expect_operator(")", f"',' or ')' in the arguments of '{name}'")
         return ast.FunctionCall(token.line, token.column, name, tuple(args), case_insensitive)
+
+
+def _is_upper_case_keyword(token: Token) -> bool:
+    """Return whether ``token`` is an identifier that is a keyword when written in lower case, such as ``AND``."""
+    return token.kind is TokenKind.IDENTIFIER and token.text.lower() in KEYWORDS
+
+
+def _keyword_case_message(token: Token) -> str:
+    return f"EQL keywords are lower case: write '{token.text.lower()}' instead of '{token.text}'"
+
+
+def _takes_not_before_field(following: Token) -> bool:
+    """Return whether ``following``, written after 'field not', is an operator that needs 'not' before the field."""
+    if following.kind is TokenKind.KEYWORD:
+        return following.text in _MATCH_KEYWORDS
+    return following.kind is TokenKind.OPERATOR and (following.text == ":" or following.text in _COMPARISON_OPERATORS)

@@ -130,7 +130,7 @@ def test_parse_category_forms() -> None:
         pytest.param('process where a == ?"x"', 1, 20, "plain", id="legacy-optional-string"),
         pytest.param(r'process where a == "\q"', 1, 21, "escape", id="unknown-escape"),
         pytest.param("process where a < b < c", 1, 21, "chained", id="chained-comparison"),
-        pytest.param('process where a AND b == 1', 1, 17, "unexpected", id="upper-case-keyword"),
+        pytest.param('process where a AND b == 1', 1, 17, "lower case", id="upper-case-keyword"),
         pytest.param('process where wildcard(a, "x")', 1, 15, "unknown function", id="unknown-function"),
         pytest.param('process where length~(a) == 1', 1, 15, "no case-insensitive", id="tilde-on-length"),
         pytest.param("process where process.args[0] == 1", 1, 27, "array indexes", id="array-index"),
@@ -150,6 +150,99 @@ def test_parse_error_located(query: str, line: int, column: int, fragment: str) 
     assert (error.line, error.column) == (line, column)
     assert fragment in error.message
     assert "^" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("query", "line", "column", "fragments"),
+    [
+        pytest.param(
+            'process where process.name : "a" || process.pid == 1', 1, 34, ["'||'", "'or'"], id="double-pipe"
+        ),
+        pytest.param('process where process.name : "a" && true', 1, 34, ["'&&'", "'and'"], id="double-ampersand"),
+        pytest.param("process where a == 1 & b == 2", 1, 22, ["'&'", "'and'"], id="single-ampersand"),
+        pytest.param("process where !a", 1, 15, ["'!'", "'not'"], id="exclamation-mark"),
+        pytest.param(
+            'process where process.name : "a" AND true', 1, 34, ["lower case", "'and'"], id="upper-case-and"
+        ),
+        pytest.param("PROCESS WHERE TRUE", 1, 9, ["lower case", "'where'"], id="upper-case-where"),
+        pytest.param("process where a == 1 OR b == 2", 1, 22, ["lower case", "'or'"], id="upper-case-or"),
+        pytest.param("process where (a == 1 OR b == 2)", 1, 23, ["lower case", "'or'"], id="upper-case-or-nested"),
+        pytest.param("process where NOT a == 1", 1, 15, ["lower case", "'not'"], id="upper-case-not-before-field"),
+        pytest.param("process where NOT (a == 1)", 1, 15, ["lower case", "'not'"], id="upper-case-not-as-call"),
+        pytest.param('process where a IN ("x")', 1, 17, ["lower case", "'in'"], id="upper-case-in"),
+        pytest.param(
+            "process where descendant of [process where true]",
+            1,
+            15,
+            ["lineage", "not supported", "Elasticsearch"],
+            id="descendant-of",
+        ),
+        pytest.param(
+            "process where child of [process where true]", 1, 15, ["lineage", "not supported"], id="child-of"
+        ),
+        pytest.param(
+            'process where a == "x" and event of [process where true]',
+            1,
+            28,
+            ["lineage", "not supported"],
+            id="event-of-after-and",
+        ),
+        pytest.param(
+            "process where true process where true", 1, 20, ["exactly one query", ".eql file"], id="two-queries"
+        ),
+        pytest.param(
+            "process where true\nnetwork where true", 2, 1, ["exactly one query", ".eql file"], id="two-queries-lines"
+        ),
+        pytest.param(
+            'process where process.name == ("a", "b")', 1, 28, ["single value", "in (...)"], id="equals-list"
+        ),
+        pytest.param(
+            'process where process.name != ("a", "b")', 1, 28, ["single value", "not in (...)"], id="not-equals-list"
+        ),
+        pytest.param('process where ("a", "b")', 1, 19, ["'in'", "process.name in ("], id="list-without-operator"),
+        pytest.param(
+            'process where process.name not : "a"', 1, 28, ["not process.name :", "not in"], id="not-after-field-colon"
+        ),
+        pytest.param(
+            'process where process.name not like "a*"', 1, 28, ["not process.name like"], id="not-after-field-like"
+        ),
+        pytest.param(
+            'process where process.name not regex~ "a.*"',
+            1,
+            28,
+            ["not process.name regex~"],
+            id="not-after-field-regex",
+        ),
+        pytest.param(
+            r'process where a == "\u{D800}"', 1, 21, ["U+D800", "surrogate", "\\u{1F600}"], id="surrogate-escape"
+        ),
+        pytest.param(r'process where a == "\u{110000}"', 1, 21, ["U+10FFFF"], id="code-point-above-maximum"),
+        pytest.param("process where a = 1", 1, 17, ["'=='"], id="single-equals"),
+        pytest.param("process where a == 'x'", 1, 20, ["double quotes"], id="single-quoted-string"),
+    ],
+)
+def test_parse_error_names_fix(query: str, line: int, column: int, fragments: list[str]) -> None:
+    with pytest.raises(QuerySyntaxError) as caught:
+        parse_query(query)
+
+    error = caught.value
+    assert (error.line, error.column) == (line, column)
+    for fragment in fragments:
+        assert fragment in error.message
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param('process where a == ("x")', id="one-value-in-parentheses"),
+        pytest.param("process where a == (concat(b, c))", id="call-in-parentheses"),
+        pytest.param('process where a not in ("x", "y")', id="not-in-after-field"),
+        pytest.param("process where event.category == null", id="lineage-word-as-field"),
+        pytest.param("Process where true", id="category-with-capital"),
+    ],
+)
+def test_parse_near_miss_still_valid(query: str) -> None:
+    assert parse_query(query).text == query
 
 
 def test_parse_error_shows_query_line_and_caret() -> None:
