@@ -21,14 +21,14 @@ from typing import Any
 
 from stream.eql import ast
 from stream.eql import functions as fn
-from stream.eql.fields import FieldKind, FieldSchema, FieldSpec, Getter, ip_sort_key, make_value_getter
+from stream.eql.fields import FieldKind, FieldSchema, FieldSpec, Getter, ip_sort_key, make_value_getter, unqueryable_field_reason
 from stream.eql.codegen import MatcherGenerator
 from stream.eql.comparisons import _ORDERING, _compare_constants, _dynamic_test
 from stream.eql.literals import selectivity_rank
 from stream.eql.predicates import compile_membership, compile_text_predicate, ip_terms
-from stream.eql.text import folding_function
+from stream.eql.text import eql_literal, folding_function
 from stream.eql.values import CompiledValue, Event, call_value, constant_value, field_value
-from stream.errors import QueryCompileError
+from stream.errors import QueryCompileError, UnsupportedQueryError
 
 Matcher = Callable[[Event], bool]
 
@@ -298,7 +298,7 @@ class _Compiler:
                 raise self.error(f"field '{left.field_name}' is numeric: compare it with a number", node)
             number = fn.to_number(literal)
             if number is None:
-                raise self.error(f"field '{left.field_name}' is numeric, but {literal!r} is not a number", node)
+                raise self.error(f"field '{left.field_name}' is numeric, but {eql_literal(literal)} is not a number", node)
             return number
         if kind is FieldKind.BOOLEAN:
             if literal in ("true", "false"):
@@ -323,7 +323,7 @@ class _Compiler:
         for value in node.values:
             if not isinstance(value.value, str):
                 raise self.error(
-                    f"'{node.op}' compares text, but {value.value!r} is not a string: "
+                    f"'{node.op}' compares text, but {eql_literal(value.value)} is not a string: "
                     "use == or in for numbers, booleans and null",
                     value,
                 )
@@ -362,6 +362,12 @@ class _Compiler:
             return constant_value(None, "any")
         if name in self.fields:
             return self.fields[name]
+        unqueryable = unqueryable_field_reason(name)
+        if unqueryable is not None:
+            reason, valid_in_elasticsearch = unqueryable
+            if valid_in_elasticsearch:
+                raise UnsupportedQueryError(reason, query=self._text, line=node.line, column=node.column)
+            raise self.error(reason, node)
 
         spec = schema.spec(name)
         getter = _cached_per_evaluation(make_value_getter(name, node.path, spec), self.epoch)
@@ -408,7 +414,17 @@ class _Compiler:
             )
             raise self.error(f"function '{spec.name}' takes {expected} arguments, not {count}", node)
 
+        for argument in node.args:
+            if isinstance(argument, ast.Literal) and argument.value is None:
+                raise self.error(
+                    f"null cannot be an argument of '{spec.name}': Elasticsearch gives no dependable result for it. "
+                    "To test whether a field has a value, write field != null",
+                    argument,
+                )
         arguments = [self.value(argument) for argument in node.args]
+        for position, (argument, argument_node) in enumerate(zip(arguments, node.args)):
+            self._check_argument_type(spec, position, argument, argument_node)
+
         builder = getattr(self, "_call_" + spec.name.lower(), None)
         if builder is not None:
             return builder(node, arguments)
@@ -425,6 +441,21 @@ class _Compiler:
             "substring": fn.substring,
         }[spec.name.lower()]
         return call_value(implementation, arguments, spec.result)
+
+    def _check_argument_type(self, spec: fn.FunctionSpec, position: int, argument: CompiledValue, node: ast.Expression) -> None:
+        """Raise a compile error when ``argument`` has a type that Elasticsearch rejects at ``position`` of ``spec``."""
+        expected = spec.parameter(position)
+        is_ip_field = argument.spec is not None and argument.spec.kind is FieldKind.IP
+        if expected == "s" and (argument.type in ("number", "boolean") or is_ip_field):
+            needed = "text: a keyword-type field, a string or a function that returns text"
+        elif expected == "n" and argument.type in ("string", "boolean"):
+            needed = "a number: a numeric field, a number or a function that returns a number"
+        else:
+            return
+        raise self.error(
+            f"argument {position + 1} of '{spec.name}' must be {needed}, but {_describe_value(argument, node)}",
+            node,
+        )
 
     def _case_fold_for(self, node: ast.FunctionCall, arguments: list[CompiledValue]) -> Callable[[str], str] | None:
         """Folding of a ``~`` function: the setting's folding on a field, Unicode lower-casing otherwise."""
@@ -483,6 +514,22 @@ class _Compiler:
         if address.spec is not None and address.spec.kind not in (FieldKind.IP, FieldKind.DYNAMIC):
             raise self.error(f"'cidrMatch' needs an IP field, but '{address.field_name}' is not one", node)
         return call_value(fn.cidr_match, [address, constant_value(tuple(networks), "any")], "boolean")
+
+
+_FIELD_TYPE_PHRASES = {FieldKind.NUMBER: "a numeric field", FieldKind.BOOLEAN: "a boolean field", FieldKind.IP: "an IP field"}
+
+
+def _describe_value(value: CompiledValue, node: ast.Expression) -> str:
+    """Describe a function argument by its type, for an error message."""
+    if value.is_field:
+        kind = value.spec.kind if value.spec is not None else None
+        field_type = _FIELD_TYPE_PHRASES.get(kind, "a text field")  # type: ignore[arg-type]
+        return f"'{value.field_name}' is {field_type}"
+    if isinstance(node, ast.Literal):
+        return f"{eql_literal(node.value)} is a {value.type}"
+    if isinstance(node, ast.FunctionCall):
+        return f"'{node.name}' returns a {value.type}"
+    return f"this expression is a {value.type}"
 
 
 def _literal_type(value: Any) -> str:

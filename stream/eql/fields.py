@@ -11,6 +11,7 @@ fields also accept numeric or boolean strings.
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -105,6 +106,41 @@ def builtin_field_spec(name: str, ignore_above: int = DEFAULT_IGNORE_ABOVE) -> F
     return FieldSpec(FieldKind.DYNAMIC)
 
 
+# Fields that ECS and Elastic Defend map as text (or match_only_text): analysed, so Elasticsearch
+# EQL cannot query them. The ``.text`` names are multi-fields of keyword or wildcard fields.
+_TEXT_FIELDS = frozenset(
+    {
+        "message",
+        "error.message",
+        *(
+            f"{process}.{leaf}.text"
+            for process in ("process", "process.parent")
+            for leaf in ("command_line", "executable", "name", "working_directory")
+        ),
+    }
+)
+
+
+def unqueryable_field_reason(name: str) -> tuple[str, bool] | None:
+    """Return why a rule cannot name field ``name``, and whether Elasticsearch accepts it; ``None`` when it can.
+
+    Text fields are rejected by Elasticsearch. Elastic Defend's ``.caseless``
+    sub-fields (keyword fields lower-cased by their mapping) are valid there, but
+    eql-stream does not emulate their lower-casing yet.
+    """
+    parent, _, leaf = name.rpartition(".")
+    if name in _TEXT_FIELDS:
+        instead = f": match '{parent}' instead, with ':' for a case-insensitive match" if leaf == "text" else ""
+        return f"field '{name}' is a text field, which Elasticsearch EQL cannot query{instead}", False
+    if leaf == "caseless" and parent:
+        return (
+            f"field '{name}' is Elastic Defend's lower-cased sub-field, which eql-stream does not emulate yet: "
+            f"match '{parent}' with ':' or 'in~' for a case-insensitive match",
+            True,
+        )
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class FieldSchema:
     """Field indexing used by the compiler.
@@ -137,12 +173,13 @@ class FieldTypeError(DecodeError):
     """An event value that the field's mapping cannot index (Elasticsearch would reject the document)."""
 
     def __init__(self, field_name: str, value: Any, expected: str) -> None:
-        shown = repr(value)
+        # JSON, as the value was written in the event, with anything JSON cannot show in Python's form.
+        shown = json.dumps(value, ensure_ascii=False, default=repr)
         if len(shown) > 80:
             shown = shown[:77] + "..."
         super().__init__(
             "invalid_field_type",
-            f"field {field_name!r} holds {shown}, but its mapping needs {expected}",
+            f"field {field_name!r} contains {shown}, but its mapping needs {expected}",
         )
 
 

@@ -28,7 +28,10 @@ class FunctionSpec:
     """Static facts about one EQL function.
 
     ``result`` is ``string``, ``number`` or ``boolean``; ``max_args`` is
-    ``None`` for a variadic function.
+    ``None`` for a variadic function. ``parameters`` gives the type each
+    argument must have, one letter per position: ``s`` text, ``n`` number,
+    ``*`` any. The last letter applies to every further argument. Elasticsearch
+    rejects a query that passes another type.
     """
 
     name: str
@@ -36,27 +39,32 @@ class FunctionSpec:
     max_args: int | None
     result: str
     case_insensitive_form: bool = False
+    parameters: str = "*"
+
+    def parameter(self, position: int) -> str:
+        """Return the type letter of the argument at ``position`` (0-based)."""
+        return self.parameters[min(position, len(self.parameters) - 1)]
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {
     spec.name.lower(): spec
     for spec in (
-        FunctionSpec("add", 2, 2, "number"),
-        FunctionSpec("between", 3, 4, "string", case_insensitive_form=True),
+        FunctionSpec("add", 2, 2, "number", parameters="nn"),
+        FunctionSpec("between", 3, 4, "string", case_insensitive_form=True, parameters="sss*"),
         FunctionSpec("cidrMatch", 2, None, "boolean"),
         FunctionSpec("concat", 1, None, "string"),
-        FunctionSpec("divide", 2, 2, "number"),
-        FunctionSpec("endsWith", 2, 2, "boolean", case_insensitive_form=True),
-        FunctionSpec("indexOf", 2, 3, "number", case_insensitive_form=True),
-        FunctionSpec("length", 1, 1, "number"),
-        FunctionSpec("modulo", 2, 2, "number"),
-        FunctionSpec("multiply", 2, 2, "number"),
-        FunctionSpec("number", 1, 2, "number"),
-        FunctionSpec("startsWith", 2, 2, "boolean", case_insensitive_form=True),
+        FunctionSpec("divide", 2, 2, "number", parameters="nn"),
+        FunctionSpec("endsWith", 2, 2, "boolean", case_insensitive_form=True, parameters="ss"),
+        FunctionSpec("indexOf", 2, 3, "number", case_insensitive_form=True, parameters="ssn"),
+        FunctionSpec("length", 1, 1, "number", parameters="s"),
+        FunctionSpec("modulo", 2, 2, "number", parameters="nn"),
+        FunctionSpec("multiply", 2, 2, "number", parameters="nn"),
+        FunctionSpec("number", 1, 2, "number", parameters="s*"),
+        FunctionSpec("startsWith", 2, 2, "boolean", case_insensitive_form=True, parameters="ss"),
         FunctionSpec("string", 1, 1, "string"),
-        FunctionSpec("stringContains", 2, 2, "boolean", case_insensitive_form=True),
-        FunctionSpec("substring", 2, 3, "string"),
-        FunctionSpec("subtract", 2, 2, "number"),
+        FunctionSpec("stringContains", 2, 2, "boolean", case_insensitive_form=True, parameters="ss"),
+        FunctionSpec("substring", 2, 3, "string", parameters="snn"),
+        FunctionSpec("subtract", 2, 2, "number", parameters="nn"),
     )
 }
 

@@ -381,7 +381,9 @@ class _Parser:
         if first.kind not in (TokenKind.IDENTIFIER, TokenKind.QUOTED_IDENTIFIER):
             raise self._error(f"expected a field name, found {self._describe(first)}")
         self._advance()
-        path = [first.text]
+        # Elasticsearch joins the segments into one field name, so `process.name` names process.name,
+        # which an event may write as nested objects or as a dotted key.
+        path = first.text.split(".")
 
         while self._is_operator(".") and self._current.adjacent:
             self._advance()
@@ -393,7 +395,7 @@ class _Parser:
             ):
                 raise self._error(f"expected a field name after '.', found {self._describe(segment)}")
             self._advance()
-            path.append(segment.text)
+            path.extend(segment.text.split("."))
 
         if self._is_operator("["):
             raise self._error("array indexes such as [0] are not supported by Elasticsearch EQL")

@@ -15,7 +15,7 @@ from typing import Any
 from stream.eql.fields import FieldKind, Getter, canonical_ip_text, parse_ip_term
 from stream.eql.functions import cidr_match, text_of, to_number
 from stream.eql.lucene_regex import LuceneRegexError, compile_lucene_regex
-from stream.eql.text import fold_ascii, java_equals_ignore_case
+from stream.eql.text import eql_literal, fold_ascii, java_equals_ignore_case
 from stream.eql.values import CompiledValue, Event
 from stream.eql.wildcard import compile_patterns, has_wildcard
 from stream.errors import QueryCompileError, UnsupportedQueryError
@@ -43,7 +43,9 @@ def compile_text_predicate(
     """
     on_field = operand.is_field
     if op in ("regex", "regex~"):
-        test = _regex_test(patterns, case_insensitive=op == "regex~", unicode=fold is not fold_ascii, error=error)
+        test = _regex_test(
+            patterns, case_insensitive=op == "regex~", unicode=fold is not fold_ascii, cross_lines=on_field, error=error
+        )
     elif op == "like":
         test = compile_patterns(patterns, cross_lines=on_field)
     elif on_field:
@@ -102,12 +104,14 @@ def _any_value(values: Getter, test: Callable[[str], bool]) -> Matcher:
 
 
 def _regex_test(
-    patterns: list[str], *, case_insensitive: bool, unicode: bool, error: ErrorFactory
+    patterns: list[str], *, case_insensitive: bool, unicode: bool, cross_lines: bool, error: ErrorFactory
 ) -> Callable[[str], bool]:
     compiled: list[re.Pattern[str]] = []
     for pattern in patterns:
         try:
-            compiled.append(compile_lucene_regex(pattern, case_insensitive=case_insensitive, unicode_case=unicode))
+            compiled.append(
+                compile_lucene_regex(pattern, case_insensitive=case_insensitive, unicode_case=unicode, cross_lines=cross_lines)
+            )
         except LuceneRegexError as exc:
             if exc.unsupported:
                 raise UnsupportedQueryError(f"regular expression {pattern!r}: {exc.message}") from exc
@@ -154,7 +158,7 @@ def compile_membership(
         for literal in present:
             number = None if isinstance(literal, bool) else to_number(literal)
             if number is None:
-                raise error(f"'{op}' on a numeric value needs numbers, but {literal!r} is not one")
+                raise error(f"'{op}' on a numeric value needs numbers, but {eql_literal(literal)} is not one")
             numbers.add(number)
         return _any_member(operand, frozenset(numbers).__contains__)
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+
+# Python regex source for one character other than a line terminator of Java's regular expressions
+# (\n, \r, U+0085, U+2028, U+2029): what "." matches where Elasticsearch evaluates a pattern on a
+# function result, in a script.
+ANY_BUT_JAVA_LINE_BREAK = "[^\\n\\r\\u0085\\u2028\\u2029]"
 
 _ASCII_LOWER = str.maketrans({chr(code): chr(code + 32) for code in range(ord("A"), ord("Z") + 1)})
 
@@ -94,3 +100,18 @@ def java_equals_ignore_case(left: str, right: str) -> bool:
 def _java_upper(char: str) -> str:
     upper = char.upper()
     return upper if len(upper) == 1 else char
+
+
+def eql_literal(value: object) -> str:
+    """Return ``value`` as it is written in an EQL query, for error messages.
+
+    ``None`` is ``null``, booleans are ``true`` and ``false``, and strings are
+    double-quoted with JSON escapes.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)

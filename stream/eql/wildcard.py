@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
+from stream.eql.text import ANY_BUT_JAVA_LINE_BREAK
+
 
 def has_wildcard(pattern: str) -> bool:
     """Return whether ``pattern`` contains ``*`` or ``?``."""
@@ -22,7 +24,7 @@ def wildcard_to_regex(pattern: str, *, cross_lines: bool = True) -> str:
     With ``cross_lines`` false, ``*`` and ``?`` do not match line breaks (the
     behaviour of Elasticsearch's script path for function results).
     """
-    any_char = "(?s:.)" if cross_lines else "."
+    any_char = "(?s:.)" if cross_lines else ANY_BUT_JAVA_LINE_BREAK
     parts = []
     for char in pattern:
         if char == "*":

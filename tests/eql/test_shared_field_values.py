@@ -32,7 +32,7 @@ SHARING_QUERIES = [
     'process where process.pid > 1000 and process.name : "*.exe"',
     'process where user.id in ("S-1-5-18", "S-1-5-19") or process.pe.original_file_name : "net*.exe"',
     'any where true',
-    # The back-quoted name reads only the dotted key "process.name", the plain one also nested objects.
+    # A back-quoted name is the same field as the plain one.
     'process where `process.name` == "net.exe"',
     'process where `process.name` : "NET.EXE"',
 ]

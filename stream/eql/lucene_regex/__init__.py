@@ -52,6 +52,7 @@ from stream.eql.lucene_regex.codepoints import _CaseVariants, _ascii_variants, _
 from stream.eql.lucene_regex.emitter import _emit
 from stream.eql.lucene_regex.parser import LuceneRegexError, _Parser
 from stream.eql.lucene_regex.substrings import _facts
+from stream.eql.text import ANY_BUT_JAVA_LINE_BREAK
 
 __all__ = [
     "LuceneRegexError",
@@ -62,11 +63,13 @@ __all__ = [
 
 
 def translate_lucene_regex(
-    pattern: str, *, case_insensitive: bool = False, unicode_case: bool = False
+    pattern: str, *, case_insensitive: bool = False, unicode_case: bool = False, cross_lines: bool = True
 ) -> str:
     """Translate the Lucene pattern into Python regex source for ``re.fullmatch``.
 
     The source starts with ``(?s:`` so that ``.`` also matches newlines, and contains no other flag.
+    With ``cross_lines`` false, ``.`` and ``@`` match no line terminator of Java's regular expressions
+    (``\\n``, ``\\r``, U+0085, U+2028, U+2029) instead, as on a function result in Elasticsearch.
     ``case_insensitive`` gives ``regex~`` semantics as :func:`compile_lucene_regex` describes, and
     ``unicode_case`` has an effect only together with it. Raises :class:`LuceneRegexError` for an invalid pattern or an
     unsupported operator.
@@ -75,22 +78,24 @@ def translate_lucene_regex(
     variants: _CaseVariants | None = None
     if case_insensitive:
         variants = _unicode_variants if unicode_case else _ascii_variants
-    source, _ = _emit(tree, variants)
+    source, _ = _emit(tree, variants, "." if cross_lines else ANY_BUT_JAVA_LINE_BREAK)
     return f"(?s:{source})"
 
 
 def compile_lucene_regex(
-    pattern: str, *, case_insensitive: bool = False, unicode_case: bool = False
+    pattern: str, *, case_insensitive: bool = False, unicode_case: bool = False, cross_lines: bool = True
 ) -> re.Pattern[str]:
     """Compile the Lucene pattern into a Python pattern that matches the same strings with ``fullmatch``.
 
     With ``case_insensitive=True`` (``regex~``), ASCII letters written as literal characters or listed
     singly in a class match either case. Ranges and the classes ``\\d \\s \\w`` are not folded. Non-ASCII
     letters never fold unless ``unicode_case=True``, which then applies simple case folding per code point
-    to the same characters. Raises :class:`LuceneRegexError` for an invalid pattern or an unsupported
-    operator.
+    to the same characters. ``cross_lines`` is described at :func:`translate_lucene_regex`. Raises
+    :class:`LuceneRegexError` for an invalid pattern or an unsupported operator.
     """
-    source = translate_lucene_regex(pattern, case_insensitive=case_insensitive, unicode_case=unicode_case)
+    source = translate_lucene_regex(
+        pattern, case_insensitive=case_insensitive, unicode_case=unicode_case, cross_lines=cross_lines
+    )
     return re.compile(source)
 
 

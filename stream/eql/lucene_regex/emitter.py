@@ -70,10 +70,11 @@ def _quantifier(low: int, high: int | None) -> str:
     return f"{{{low}}}" if low == high else f"{{{low},{high}}}"
 
 
-def _emit(node: _Node, variants: _CaseVariants | None) -> tuple[str, int]:
+def _emit(node: _Node, variants: _CaseVariants | None, any_char: str = ".") -> tuple[str, int]:
     """Return the Python source of ``node`` and its precedence (``_ATOM``, ``_SEQUENCE``, ``_ALTERNATION``).
 
-    A node whose Lucene 9 automaton is empty emits exactly ``_NEVER``, so that parents can see it.
+    ``any_char`` is the source that ``.`` (and each character of ``@``) becomes. A node whose
+    Lucene 9 automaton is empty emits exactly ``_NEVER``, so that parents can see it.
     """
     if isinstance(node, _Literal):
         if not node.text and variants:
@@ -85,37 +86,37 @@ def _emit(node: _Node, variants: _CaseVariants | None) -> tuple[str, int]:
         source = _emit_char_set(node, variants)
         return source, _SEQUENCE if source == _NEVER else _ATOM
     if isinstance(node, _AnyChar):
-        return ".", _ATOM
+        return any_char, _ATOM
     if isinstance(node, _AnyString):
-        return ".*", _SEQUENCE
+        return any_char + "*", _SEQUENCE
     if isinstance(node, _EmptyLanguage):
         return _NEVER, _SEQUENCE
     if isinstance(node, _Interval):
         return f"(?:{_interval_source(node)})", _ATOM
     if isinstance(node, _Concat):
-        return _emit_concat(node, variants)
+        return _emit_concat(node, variants, any_char)
     if isinstance(node, _Union):
-        return _emit_union(node, variants)
-    return _emit_repeat(node, variants)
+        return _emit_union(node, variants, any_char)
+    return _emit_repeat(node, variants, any_char)
 
 
-def _emit_concat(node: _Concat, variants: _CaseVariants | None) -> tuple[str, int]:
-    pieces = [_emit(part, variants) for part in node.parts]
+def _emit_concat(node: _Concat, variants: _CaseVariants | None, any_char: str) -> tuple[str, int]:
+    pieces = [_emit(part, variants, any_char) for part in node.parts]
     if any(source == _NEVER for source, _ in pieces):
         return _NEVER, _SEQUENCE
     return "".join(_group_if(source, precedence, _ALTERNATION) for source, precedence in pieces), _SEQUENCE
 
 
-def _emit_union(node: _Union, variants: _CaseVariants | None) -> tuple[str, int]:
-    sources = [_emit(branch, variants)[0] for branch in node.branches]
+def _emit_union(node: _Union, variants: _CaseVariants | None, any_char: str) -> tuple[str, int]:
+    sources = [_emit(branch, variants, any_char)[0] for branch in node.branches]
     possible = [source for source in sources if source != _NEVER]
     if not possible:
         return _NEVER, _SEQUENCE
     return "|".join(possible), _ALTERNATION
 
 
-def _emit_repeat(node: _Repeat, variants: _CaseVariants | None) -> tuple[str, int]:
-    body, precedence = _emit(node.body, variants)
+def _emit_repeat(node: _Repeat, variants: _CaseVariants | None, any_char: str) -> tuple[str, int]:
+    body, precedence = _emit(node.body, variants, any_char)
     if body == _NEVER:
         # Lucene 9 returns the empty language for "*", "+" and "{n,}" of an empty automaton, where
         # "{0,m}" and "?" still accept the empty string.

@@ -1,0 +1,104 @@
+"""Compile-time checks that mirror Elasticsearch's, and predicates on function results.
+
+Elasticsearch rejects a query that passes a wrong-typed or ``null`` argument
+to a function, or names a text field. eql-stream rejects the same queries
+when it compiles them, so a rule that compiles here also runs there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stream.eql import compile_query
+from stream.errors import QueryCompileError, UnsupportedQueryError
+
+REJECTED = [
+    pytest.param('process where startsWith(process.pid, "4")', "argument 1 of 'startsWith' must be text", id="text-function-on-number"),
+    pytest.param('process where length(process.code_signature.trusted) == 4', "is a boolean field", id="text-function-on-boolean"),
+    pytest.param('network where startsWith(source.ip, "10.")', "'source.ip' is an IP field", id="text-function-on-ip"),
+    pytest.param('process where startsWith(process.name, 1)', "but 1 is a number", id="number-literal-as-text"),
+    pytest.param('process where startsWith(length(process.name), "1")', "'length' returns a number", id="function-result-as-text"),
+    pytest.param('process where add(process.title, 1) == 5', "argument 1 of 'add' must be a number", id="arithmetic-on-text"),
+    pytest.param('process where substring(process.name, "a") == "x"', 'but "a" is a string', id="position-as-text"),
+    pytest.param('process where indexOf(process.name, "a", "b") == 0', "argument 3 of 'indexOf'", id="start-as-text"),
+    pytest.param('process where not startsWith(process.name, null)', "null cannot be an argument of 'startsWith'", id="null-pattern"),
+    pytest.param('process where concat(process.name, null) == "a"', "null cannot be an argument of 'concat'", id="null-in-concat"),
+    pytest.param('process where length(null) == 0', "null cannot be an argument of 'length'", id="null-source"),
+    pytest.param('process where process.name.text : "a"', "match 'process.name' instead", id="text-multi-field"),
+    pytest.param('process where process.parent.command_line.text : "*a*"', "is a text field", id="parent-text-multi-field"),
+    pytest.param('any where message : "x"', "field 'message' is a text field", id="match-only-text-field"),
+    pytest.param('process where process.name : null', "but null is not a string", id="null-message-uses-eql-spelling"),
+    pytest.param('process where process.pid == "zz"', 'but "zz" is not a number', id="string-message-uses-eql-quotes"),
+]
+
+
+@pytest.mark.parametrize(("query", "words"), REJECTED)
+def test_compile_rejects_query(query: str, words: str) -> None:
+    with pytest.raises(QueryCompileError) as caught:
+        compile_query(query)
+
+    assert words in str(caught.value)
+
+
+def test_compile_caseless_subfield_unsupported() -> None:
+    with pytest.raises(UnsupportedQueryError) as caught:
+        compile_query('process where process.name.caseless == "cmd.exe"')
+
+    assert "match 'process.name' with ':' or 'in~'" in str(caught.value)
+
+
+ACCEPTED = [
+    pytest.param('process where concat(process.pid, ":", process.name) == "4:a"', id="concat-takes-any-type"),
+    pytest.param('process where startsWith(string(process.pid), "4")', id="string-converts-number"),
+    pytest.param('process where add(process.pid, length(process.name)) == 5', id="arithmetic-on-numbers"),
+    pytest.param('process where substring(process.name, 0, length(process.name)) == "a"', id="positions-from-functions"),
+    pytest.param('process where startsWith(?process.unknown_field, "a")', id="dynamic-field-any-type"),
+    pytest.param('process where process.io.text : "x"', id="wildcard-field-named-text"),
+    pytest.param('process where process.name == null', id="null-in-comparison"),
+]
+
+
+@pytest.mark.parametrize("query", ACCEPTED)
+def test_compile_accepts_query(query: str) -> None:
+    assert compile_query(query).matches is not None
+
+
+def _event(**process: Any) -> dict[str, Any]:
+    return {"event": {"category": ["process"]}, "process": process}
+
+
+# On a function result Elasticsearch evaluates the predicate in a script, where "." and "*" stop at
+# the line terminators of Java's regular expressions. On a field they match any character.
+FUNCTION_RESULT_CASES = [
+    pytest.param('substring(process.command_line, 0) regex~ "a.b"', "a\nb", False, id="regex-ci-dot-newline"),
+    pytest.param('substring(process.command_line, 0) regex "a.b"', "a\rb", False, id="regex-dot-carriage-return"),
+    pytest.param('substring(process.command_line, 0) regex "a.b"', "a\u2028b", False, id="regex-dot-line-separator"),
+    pytest.param('substring(process.command_line, 0) regex "a.b"', "axb", True, id="regex-dot-other-character"),
+    pytest.param('substring(process.command_line, 0) regex "a[^x]b"', "a\nb", True, id="regex-negated-class-newline"),
+    pytest.param('substring(process.command_line, 0) : "a*b"', "a\u0085b", False, id="wildcard-next-line"),
+    pytest.param('substring(process.command_line, 0) like~ "A?B"', "a\nb", False, id="like-ci-question-mark"),
+    pytest.param('process.command_line regex "a.b"', "a\nb", True, id="field-regex-dot-newline"),
+    pytest.param('process.command_line : "a*b"', "a\r\nb", True, id="field-wildcard-newline"),
+]
+
+
+@pytest.mark.parametrize(("condition", "command_line", "expected"), FUNCTION_RESULT_CASES)
+def test_predicate_line_breaks(condition: str, command_line: str, expected: bool) -> None:
+    compiled = compile_query(f"process where {condition}")
+
+    assert compiled.matches(_event(command_line=command_line)) is expected
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param({"event": {"category": "process"}, "process": {"name": "a"}, "my-field": {"x": "b"}}, id="nested-objects"),
+        pytest.param({"event": {"category": "process"}, "process.name": "a", "my-field.x": "b"}, id="dotted-keys"),
+    ],
+)
+def test_back_quoted_dotted_name_is_field_path(event: dict[str, Any]) -> None:
+    compiled = compile_query('process where `process.name` == "a" and `my-field.x` : "b"')
+
+    assert compiled.matches(event) is True
