@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from stream.alerts import SourceRef
-from stream.codecs.json_codec import decode_event, encode_alert
+from stream.codecs.json_codec import UTF8_BYTE_ORDER_MARK, decode_event, encode_alert
 from stream.errors import DecodeError
 from stream.ruleset import RuleSet
 
@@ -55,9 +55,15 @@ def replay_stream(
 
     A line that is not a JSON object, or whose fields have impossible types,
     is reported on ``errors`` with its file and line number and skipped.
-    Blank lines are ignored.
+    Blank lines are ignored. A UTF-8 byte order mark at the start of the
+    input is ignored, but one at the start of a later line makes that line
+    invalid JSON, as it does a Kafka message.
     """
     for line_number, line in enumerate(lines, start=1):
+        if line_number == 1:
+            # Windows tools such as PowerShell 5.1 start a UTF-8 file with a byte order mark,
+            # and RFC 8259 (section 8.1) lets a parser ignore it.
+            line = line.removeprefix(UTF8_BYTE_ORDER_MARK)
         if not line.strip():
             continue
         try:

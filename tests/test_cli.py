@@ -123,6 +123,47 @@ def test_replay_malformed_lines_reported_and_skipped() -> None:
     assert "3 lines skipped" in errors
 
 
+# The UTF-8 byte order mark, which Windows PowerShell 5.1 writes at the start of a UTF-8 file.
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+def test_replay_files_byte_order_mark_ignored(tmp_path: Path, line_end: bytes) -> None:
+    events = CORPUS.read_bytes().splitlines()[:2]
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(BYTE_ORDER_MARK + line_end.join(events) + line_end)
+    second.write_bytes(BYTE_ORDER_MARK + events[0] + line_end)
+
+    finished = _run("replay", "--query", "any where true", str(first), str(second))
+
+    assert finished.returncode == 0
+    assert len(finished.stdout.splitlines()) == 3
+    assert b"3 events read, 3 alerts, 0 lines skipped" in finished.stderr
+
+
+def test_replay_stdin_byte_order_mark_ignored() -> None:
+    event = CORPUS.read_bytes().splitlines()[0]
+
+    finished = _run("replay", "--query", "any where true", stdin=BYTE_ORDER_MARK + event + b"\n")
+
+    assert finished.returncode == 0
+    assert len(finished.stdout.splitlines()) == 1
+    assert b"1 event read, 1 alert, 0 lines skipped" in finished.stderr
+
+
+def test_replay_byte_order_mark_on_later_line_skipped() -> None:
+    first, second = CORPUS.read_bytes().splitlines()[:2]
+    stdin = BYTE_ORDER_MARK + first + b"\n" + BYTE_ORDER_MARK + second + b"\n"
+
+    finished = _run("replay", "--query", "any where true", stdin=stdin)
+
+    assert finished.returncode == 0
+    errors = finished.stderr.decode()
+    assert "<stdin>:2: skipped (invalid_json): the message starts with a UTF-8 byte order mark" in errors
+    assert "Make the producer write UTF-8 without a BOM" in errors
+    assert "1 event read, 1 alert, 1 line skipped" in errors
+
+
 def test_replay_alert_ids_stable_across_runs() -> None:
     first = _run("replay", str(CORPUS))
     second = _run("replay", str(CORPUS))

@@ -16,9 +16,13 @@ from stream.errors import DecodeError
         pytest.param(b'{"a": ', "invalid_json", "line 1 column 7", id="truncated"),
         pytest.param(b"[1, 2]", "not_an_object", "a JSON array", id="array"),
         pytest.param(b"null", "not_an_object", "a JSON null", id="null"),
+        pytest.param(b'\xef\xbb\xbf{"a": 1}', "invalid_json", "must not start with one (RFC 8259", id="byte-order-mark"),
+        pytest.param('\ufeff{"a": 1}', "invalid_json", "must not start with one (RFC 8259", id="byte-order-mark-text"),
+        pytest.param(b"\xef\xbb\xbf[1, 2]", "invalid_json", "byte order mark", id="byte-order-mark-before-array"),
+        pytest.param(b'{"a": 1}\xef\xbb\xbf', "invalid_json", "unexpected content after document", id="byte-order-mark-at-end"),
     ],
 )
-def test_decode_event_error_names_problem(payload: bytes, reason: str, message: str) -> None:
+def test_decode_event_error_names_problem(payload: bytes | str, reason: str, message: str) -> None:
     with pytest.raises(DecodeError) as caught:
         decode_event(payload)
 
@@ -28,3 +32,17 @@ def test_decode_event_error_names_problem(payload: bytes, reason: str, message: 
 
 def test_decode_event_returns_object() -> None:
     assert decode_event(b'{"process": {"name": "net.exe"}}') == {"process": {"name": "net.exe"}}
+
+
+def test_decode_event_byte_order_mark_message_names_fix() -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode_event(b'\xef\xbb\xbf{"a": 1}')
+
+    assert "starts with a UTF-8 byte order mark (BOM, bytes EF BB BF)" in caught.value.message
+    assert "write UTF-8 without a BOM" in caught.value.message
+    # A byte order mark is valid UTF-8, so the message must not call it invalid UTF-8.
+    assert "not valid UTF-8" not in caught.value.message
+
+
+def test_decode_event_byte_order_mark_inside_string_kept() -> None:
+    assert decode_event(b'{"a": "\xef\xbb\xbfx"}') == {"a": "\ufeffx"}
