@@ -13,6 +13,9 @@ from pathlib import Path
 import orjson
 
 from stream import __version__
+from stream.config import CASE_FOLDING_HELP, KEYWORD_IGNORE_ABOVE_HELP
+from stream.eql import FieldSchema, MatchOptions
+from stream.eql.fields import DEFAULT_IGNORE_ABOVE
 from stream.errors import ConfigError, EqlStreamError
 from stream.logging_setup import configure_logging
 from stream.codecs.avro_codec import is_object_container
@@ -108,6 +111,25 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_rule_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rules", action="append", type=Path, default=[], metavar="PATH", help="rule file (.toml, .md, .eql) or folder of them; repeatable; default: the shipped rule set")
     parser.add_argument("--query", action="append", default=[], metavar="EQL", help="an EQL query to use as a rule; repeatable")
+    parser.add_argument("--case-folding", choices=("ascii", "unicode"), default="ascii", help=f"{CASE_FOLDING_HELP} (default: ascii)")
+    parser.add_argument(
+        "--keyword-ignore-above", type=_positive_length, default=DEFAULT_IGNORE_ABOVE, metavar="LENGTH",
+        help=f"{KEYWORD_IGNORE_ABOVE_HELP} (default: {DEFAULT_IGNORE_ABOVE})",
+    )
+
+
+def _positive_length(text: str) -> int:
+    try:
+        length = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid length {text!r}: give a whole number of at least 1") from None
+    if length < 1:
+        raise argparse.ArgumentTypeError(f"invalid length {length}: give a whole number of at least 1")
+    return length
+
+
+def _match_options(arguments: argparse.Namespace) -> MatchOptions:
+    return MatchOptions(case_folding=arguments.case_folding, schema=FieldSchema(default_ignore_above=arguments.keyword_ignore_above))
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -167,7 +189,7 @@ def run_check(arguments: argparse.Namespace) -> int:
     Return 1 if any rule failed to load or compile or no rule file was found, else 0, whatever the warnings.
     """
     configure_logging("text", "WARNING")
-    rule_set, reports = load_rule_set(arguments.rules, arguments.query)
+    rule_set, reports = load_rule_set(arguments.rules, arguments.query, options=_match_options(arguments))
     _print_reports(reports, _warnings_by_report(rule_set), arguments.json)
     if not reports:
         # The service refuses to start without a rule, so a check that finds none must fail too.
@@ -184,7 +206,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
     other input.
     """
     configure_logging("text", "WARNING")
-    rule_set, reports = load_rule_set(arguments.rules, arguments.query)
+    rule_set, reports = load_rule_set(arguments.rules, arguments.query, options=_match_options(arguments))
     failed = [report for report in reports if report.status != "ok"]
     for report in failed:
         sys.stderr.write(f"eql-stream: rule error: {report.error}\n")

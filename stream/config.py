@@ -26,6 +26,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from stream.eql import FieldSchema, MatchOptions
+from stream.eql.fields import DEFAULT_IGNORE_ABOVE
+
 
 __all__ = [
     "BOOTSTRAP_SERVERS_FALLBACK_ENV",
@@ -40,6 +43,16 @@ __all__ = [
 ]
 
 ENV_PREFIX = "EQL_STREAM_"
+
+# Help of the settings that change matching, shared by run, check and replay.
+CASE_FOLDING_HELP = (
+    "Case folding of ':', in~, like~, regex~ and the ~ functions: ascii folds A-Z only, as "
+    "Elasticsearch 8.0 to 9.4 do; unicode folds every letter, as later releases do (the Kelvin sign matches k)"
+)
+KEYWORD_IGNORE_ABOVE_HELP = (
+    "Longest keyword value, in UTF-16 code units, that rules can match (the mapping's ignore_above): "
+    "1024 in ECS mappings, 8191 in logsdb data streams"
+)
 CONFIG_FILE_ENV = "EQL_STREAM_CONFIG"
 BOOTSTRAP_SERVERS_FALLBACK_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 REDACTED = "***"
@@ -280,6 +293,8 @@ class ServiceSettings(BaseSettings):
     batch_timeout: Seconds = 0.05
     shutdown_timeout: Seconds = 30.0
     strict: bool = False
+    case_folding: Literal["ascii", "unicode"] = "ascii"
+    keyword_ignore_above: int = Field(default=DEFAULT_IGNORE_ABOVE, ge=1)
     prefilter: bool = True
     workers: int = Field(default=1, ge=1, le=64)
     input_format: Literal["json", "avro"] = "json"
@@ -287,6 +302,10 @@ class ServiceSettings(BaseSettings):
     input_schema: SchemaPath | None = None
     schema_registry_url: str | None = None
     schema_registry_auth: SecretStr | None = None
+
+    def match_options(self) -> MatchOptions:
+        """Return the matching options that ``case_folding`` and ``keyword_ignore_above`` set."""
+        return MatchOptions(case_folding=self.case_folding, schema=FieldSchema(default_ignore_above=self.keyword_ignore_above))
 
     @classmethod
     def settings_customise_sources(

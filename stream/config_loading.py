@@ -26,6 +26,8 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import TomlConfigSettingsSource
 
 from stream.config import (
+    CASE_FOLDING_HELP,
+    KEYWORD_IGNORE_ABOVE_HELP,
     BOOTSTRAP_SERVERS_FALLBACK_ENV,
     CONFIG_FILE_ENV,
     ENV_PREFIX,
@@ -150,6 +152,16 @@ _OPTIONS: tuple[_Option, ...] = (
         "strict", "--strict",
         "Fail at startup if any rule cannot be loaded, instead of skipping it",
         action="bool",
+    ),
+    _Option(
+        "case_folding", "--case-folding",
+        CASE_FOLDING_HELP,
+        metavar="FOLDING",
+    ),
+    _Option(
+        "keyword_ignore_above", "--keyword-ignore-above",
+        KEYWORD_IGNORE_ABOVE_HELP,
+        metavar="LENGTH",
     ),
     _Option(
         "prefilter", "--prefilter",

@@ -103,7 +103,7 @@ def _build_metrics(registry: CollectorRegistry, settings: ServiceSettings, rule_
 
 
 def _load_rules(settings: ServiceSettings) -> RuleSet:
-    rule_set, reports = load_rule_set([*settings.rules])
+    rule_set, reports = load_rule_set([*settings.rules], options=settings.match_options())
     failed = [report for report in reports if report.status != "ok"]
     for report in failed:
         logger.error("rule not loaded: %s", report.error)
