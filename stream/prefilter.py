@@ -60,6 +60,8 @@ UBIQUITOUS_SHARE = 0.9
 # process rules, scan, decode and matching took 80 us per message at 0.9 (offline, 20,000
 # generated events), and 70 at 0.3, 68 at 0.2 and 75 at 0.1.
 COMMON_SHARE_WHEN_ALL_DECODED = 0.3
+# How many of the sample's first messages the literals of every rule's other sets are counted in.
+CHOICE_SAMPLE_SIZE = 2_000
 
 _NUMBER_TEXT = re.compile(r"[0-9.eE+-]+")
 _CONTROL = re.compile(r"[\x00-\x1f]")
@@ -93,10 +95,11 @@ class Prefilter:
 
     A rule may have other sets (``alternatives``, one per term of its
     top-level ``and``), any of which every matching event contains too. The
-    sample counts their literals as well, and at its end each rule keeps the
-    set found in the fewest messages: ``host.os.type == "linux"`` gives
-    ``linux``, which a stream of Windows events seldom contains, while the
-    rule's own set may be a ``.`` found in every message.
+    first 2,000 messages of the sample also count the literals of every set,
+    and at the end of the sample each rule keeps the set found in the fewest
+    of them: ``host.os.type == "linux"`` gives ``linux``, which a stream of
+    Windows events seldom contains, while the rule's own set may be a ``.``
+    found in every message.
     """
 
     def __init__(
@@ -115,6 +118,17 @@ class Prefilter:
         self._sampled_messages = 0
         self._messages_by_pattern: Counter[int] = Counter()
         self._build_search(frozenset(self._unsearchable_rules()))
+
+        # The choices are counted apart, each literal once per message, on the first messages of the
+        # sample only. Literals such as "windows" occur many times in every event, and each
+        # occurrence in the main search would cost a call into Python.
+        self._choice_needles = sorted(
+            {needle for choices in self._choices for literals in choices for text in literals for needle in _byte_forms(text)}
+        )
+        self._choice_database = _compile(self._choice_needles, once_per_scan=True) if self._choice_needles else None
+        self._choice_sample_size = min(sample_size, CHOICE_SAMPLE_SIZE)
+        self._choice_sampled = 0
+        self._messages_by_choice_needle: Counter[bytes] = Counter()
 
     @classmethod
     def for_queries(cls, queries: Iterable[CompiledQuery], *, sample_size: int = DEFAULT_SAMPLE_SIZE) -> Prefilter:
@@ -138,20 +152,11 @@ class Prefilter:
         return self._sampled_messages < self._sample_size
 
     def _build_search(self, always: frozenset[int]) -> None:
-        """Select the rules in ``always`` for every message and compile the literals of the others.
-
-        While the sample lasts, the literals of every rule's other sets are
-        searched too, only to be counted: they select no rule.
-        """
+        """Select the rules in ``always`` for every message and compile the literals of the others."""
         self.always: Selection = tuple(sorted(always))
         self.enabled = bool(self._literal_sets) and not self.always
 
         rules_by_needle = self._rules_by_needle(always)
-        if self._sampling:
-            for choices in self._choices:
-                for text in set().union(*choices):
-                    for needle in _byte_forms(text):
-                        rules_by_needle.setdefault(needle, set())
 
         # Pattern ids 0 to n-1 are the needles, and the hiding escapes come after them.
         self._needles = list(rules_by_needle)
@@ -178,15 +183,17 @@ class Prefilter:
         the result. An empty payload is fine; ``None`` is not.
         """
         if self._database is None:
-            return dict.fromkeys(range(len(payloads)), self.always) if self.always else {}
-
-        hits: list[int] = []
-        self._database.scan(b"".join(payloads), match_event_handler=_collect_hit, context=hits)
-        literal_hits, escape_hits = self._locate_hits(payloads, hits) if hits else (set(), [])
-        selections = self._selections(payloads, literal_hits, escape_hits)
+            selections = dict.fromkeys(range(len(payloads)), self.always) if self.always else {}
+            literal_hits: set[tuple[int, int]] = set()
+        else:
+            hits: list[int] = []
+            self._database.scan(b"".join(payloads), match_event_handler=_collect_hit, context=hits)
+            literal_hits, escape_hits = self._locate_hits(payloads, hits) if hits else (set(), [])
+            selections = self._selections(payloads, literal_hits, escape_hits)
 
         # After the selections, because the end of the sample renumbers the patterns.
         if self._sampling:
+            self._count_choice_messages(payloads)
             self._count_literal_messages(len(payloads), literal_hits)
         return selections
 
@@ -219,10 +226,7 @@ class Prefilter:
     ) -> dict[int, Selection]:
         rules_by_payload: dict[int, set[int]] = {}
         for pattern_id, index in literal_hits:
-            rules = self._rules_by_pattern[pattern_id]
-            # A literal searched only to be counted selects no rule.
-            if rules:
-                rules_by_payload.setdefault(index, set(self.always)).update(rules)
+            rules_by_payload.setdefault(index, set(self.always)).update(self._rules_by_pattern[pattern_id])
 
         selections: dict[int, Selection] = dict.fromkeys(range(len(payloads)), self.always) if self.always else {}
         for index, rules in rules_by_payload.items():
@@ -238,12 +242,29 @@ class Prefilter:
         if not self._sampling:
             self._end_sample()
 
+    def _count_choice_messages(self, payloads: Sequence[bytes]) -> None:
+        """Count, in each payload up to the choice sample's size, which literals of the rules' choices it contains."""
+        if self._choice_database is None:
+            return
+        remaining = self._choice_sample_size - self._choice_sampled
+        found: list[int] = []
+        for payload in payloads[:remaining]:
+            self._choice_database.scan(payload, match_event_handler=_collect_pattern, context=found)
+        self._messages_by_choice_needle.update(self._choice_needles[pattern_id] for pattern_id in found)
+        self._choice_sampled += min(remaining, len(payloads))
+
     def _end_sample(self) -> None:
         """Give each rule its rarest set, then drop the ubiquitous literals, and compile the search once more."""
         sampled = self._sampled_messages
         messages_by_needle = Counter({self._needles[pattern_id]: count for pattern_id, count in self._messages_by_pattern.items()})
         self._messages_by_pattern.clear()
-        changed = self._choose_rarest_sets(messages_by_needle)
+        changed = self._choose_rarest_sets()
+        # A set chosen in place of the rule's own set was not in the main search, so its share comes from
+        # the choice sample, scaled to the whole sample.
+        scale = sampled / max(self._choice_sampled, 1)
+        for needle, count in self._messages_by_choice_needle.items():
+            messages_by_needle.setdefault(needle, round(count * scale))
+        self._choice_database = None
 
         unsearchable = frozenset(self._unsearchable_rules())
         rules_by_needle = self._rules_by_needle(unsearchable)
@@ -259,7 +280,7 @@ class Prefilter:
             logger.info(
                 "prefilter: %d rules are now selected by the literals of another term of their query, which occur "
                 "in fewer of the first %d messages",
-                changed, sampled,
+                changed, self._choice_sampled,
             )
         if ubiquitous:
             logger.info(
@@ -269,13 +290,14 @@ class Prefilter:
                 sampled, _describe_needles(ubiquitous), len(demoted - unsearchable), self.rule_count - len(self.always),
             )
 
-    def _choose_rarest_sets(self, messages_by_needle: Counter[bytes]) -> int:
-        """Give each rule the set of its choices whose literals occur in the fewest sampled messages; return how many changed.
+    def _choose_rarest_sets(self) -> int:
+        """Give each rule the set of its choices whose literals occur in the fewest messages of the choice sample; return how many changed.
 
         A set's count is the sum over its literals' byte forms, an upper
         bound of the messages that contain any of them. A tie keeps the
         earlier choice, so the rule's own set wins it.
         """
+        messages_by_needle = self._messages_by_choice_needle
         changed = 0
         for index, choices in enumerate(self._choices):
             if not choices:
@@ -334,15 +356,28 @@ def _describe_needles(needles: list[bytes], limit: int = 8) -> str:
     return listed + (", ..." if len(needles) > limit else "")
 
 
-def _compile(needles: list[bytes]) -> hyperscan.Database:
-    """Compile the needles (ASCII case-insensitive) and the hiding escapes (exact) into one block-mode database."""
-    expressions = [*needles, *_HIDING_ESCAPES]
-    flags = [hyperscan.HS_FLAG_CASELESS] * len(needles) + [0] * len(_HIDING_ESCAPES)
+def _compile(needles: list[bytes], *, once_per_scan: bool = False) -> hyperscan.Database:
+    """Compile the needles (ASCII case-insensitive) into one block-mode database.
+
+    By default the hiding escapes (exact) follow the needles, and every
+    occurrence is reported. With ``once_per_scan``, only the needles are
+    compiled, and each is reported at most once per scan.
+    """
+    if once_per_scan:
+        expressions = list(needles)
+        flags = [hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(needles)
+    else:
+        expressions = [*needles, *_HIDING_ESCAPES]
+        flags = [hyperscan.HS_FLAG_CASELESS] * len(needles) + [0] * len(_HIDING_ESCAPES)
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(
         expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=flags, literal=True
     )
     return database
+
+
+def _collect_pattern(pattern_id: int, start: int, end: int, flags: int, found: list[int]) -> None:
+    found.append(pattern_id)
 
 
 def _collect_hit(pattern_id: int, start: int, end: int, flags: int, hits: list[int]) -> None:
