@@ -156,6 +156,14 @@ class Metrics:
             ["rule_id"],
             registry=registry,
         )
+        self.rule_evaluation_problems = Counter(
+            "eql_stream_rule_evaluation_problems_total",
+            "Errors for which Elasticsearch fails the rule's search (integer overflow, integer division by zero, "
+            "an unparsable number() argument), met while a rule evaluated an event. The condition that met one "
+            "counts as false. Counted once per distinct error, rule and event. Label rule_id: the id of a loaded rule.",
+            ["rule_id"],
+            registry=registry,
+        )
         self.produce_errors = Counter(
             "eql_stream_produce_errors_total",
             "Messages the producer failed to deliver. Label topic_kind: 'alerts' or 'dead_letter'.",
@@ -298,6 +306,7 @@ class Metrics:
         for rule_id in unique_ids:
             self.alerts_produced.labels(rule_id=rule_id)
             self.rule_evaluation_errors.labels(rule_id=rule_id)
+            self.rule_evaluation_problems.labels(rule_id=rule_id)
             if names and rule_id in names:
                 self.rule_info.labels(rule_id=rule_id, rule_name=names[rule_id]).set(1)
 

@@ -123,12 +123,19 @@ def _evaluate(
     """Write the alerts of one decoded event, or report it as skipped when a field has an impossible type.
 
     ``record`` is true for an event read from an Avro record, false for an NDJSON line.
+    Each evaluation problem (see :attr:`RuleSet.last_problems`) is reported
+    on ``errors``, because Elasticsearch would fail the rule's search there.
     """
     try:
         alerts = rule_set.alerts_for(event, source)
     except DecodeError as exc:
         _skip(errors, summary, where, exc, record=record)
         return
+
+    if rule_set.last_problems:
+        position = f"{source.path} {'record' if record else 'line'} {source.line}"
+        for compiled, problem in rule_set.last_problems:
+            errors.write(f"replay: rule {compiled.rule.display_name!r}: {position}: {problem.describe()}\n".encode())
 
     summary.events += 1
     for _, alert in alerts:

@@ -8,7 +8,7 @@ report the rest, or stop when the caller asks for strict loading.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +16,11 @@ from typing import Any
 
 from stream.alerts import AlertBuilder, SourceRef
 from stream.eql import CompiledQuery, MatchOptions, compile_query
+from stream.eql import ast
 from stream.eql.codegen import share_field_values
 from stream.eql.fields import FieldSpec, Getter
+from stream.eql.functions import FUNCTIONS
+from stream.eql.values import EvaluationProblem, collect_problems
 from stream.errors import DecodeError, EqlStreamError, QueryError, RuleEvaluationError, RuleLoadError
 from stream.rules import Rule
 from stream.rules.loaders import load_rules, load_shipped_rules, rule_from_query
@@ -60,12 +63,18 @@ class RuleReport:
 
 
 class RuleSet:
-    """The compiled rules that every event is evaluated against."""
+    """The compiled rules that every event is evaluated against.
+
+    Not thread-safe: the compiled matchers cache field values per evaluation,
+    and :attr:`last_problems` belongs to the last evaluation.
+    """
 
     def __init__(self, rules: Sequence[CompiledRule]) -> None:
         self.rules: tuple[CompiledRule, ...] = tuple(rules)
         self._type_checks = _merged_type_checks(self.rules)
         self._type_check_reads = tuple(self._type_checks.values())
+        self._matchers = tuple((compiled, self._matcher_of(compiled)) for compiled in self.rules)
+        self._last_problems: tuple[tuple[CompiledRule, EvaluationProblem], ...] = ()
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -84,6 +93,34 @@ class RuleSet:
         """
         return [name for name, _ in self._type_checks]
 
+    @property
+    def last_problems(self) -> tuple[tuple[CompiledRule, EvaluationProblem], ...]:
+        """Return the evaluation problems of the last :meth:`matching_rules` or :meth:`alerts_for` call.
+
+        An evaluation problem is an error for which Elasticsearch fails the
+        whole search, such as integer division by zero. The leaf that met it
+        counts as false. Each pair is the rule and one problem, in evaluation
+        order, and a rule's message is not repeated. The tuple is empty when
+        there was none. After a call that raised, it contains the problems of
+        the rules evaluated before the one that raised.
+        """
+        return self._last_problems
+
+    def _matcher_of(self, compiled: CompiledRule) -> Callable[[Mapping[str, Any]], bool]:
+        """Return the function that evaluates ``compiled``, adding the problems it meets to :attr:`last_problems`.
+
+        A rule without arithmetic or a function that can fail gets its own
+        matcher, so collecting problems costs it nothing.
+        """
+        if not _can_report_problems(compiled.query.syntax.condition):
+            return compiled.query.matches
+
+        def add_problems(problems: list[EvaluationProblem]) -> None:
+            # Two values of an array field can meet the same problem, so repeated messages are dropped.
+            self._last_problems += tuple((compiled, problem) for problem in dict.fromkeys(problems))
+
+        return collect_problems(compiled.query.matches, add_problems)
+
     def matching_rules(self, event: Mapping[str, Any], indexes: Sequence[int] | None = None) -> list[CompiledRule]:
         """Return the rules whose query matches ``event``.
 
@@ -98,17 +135,22 @@ class RuleSet:
                 found when a leaf reads that field.
             RuleEvaluationError: a rule failed with an unexpected error; it
                 names the rule.
+
+        Errors for which Elasticsearch fails the search are not raised: see
+        :attr:`last_problems`.
         """
+        if self._last_problems:
+            self._last_problems = ()
         for read in self._type_check_reads:
             read(event)
 
         matched = []
-        candidates = self.rules if indexes is None else [self.rules[index] for index in indexes]
+        candidates = self._matchers if indexes is None else [self._matchers[index] for index in indexes]
         # Rules read many of the same fields, so each field is read and folded once for all of them.
         with share_field_values() if len(candidates) > 1 else nullcontext():
-            for compiled in candidates:
+            for compiled, matches in candidates:
                 try:
-                    if compiled.query.matches(event):
+                    if matches(event):
                         matched.append(compiled)
                 except DecodeError:
                     raise
@@ -128,11 +170,29 @@ class RuleSet:
 
         ``copy_source`` is passed to :meth:`AlertBuilder.build`: false makes the
         records share ``event``'s values, for a caller that encodes them at once.
+        Raises as :meth:`matching_rules` does, and sets :attr:`last_problems`.
         """
         return [
             (compiled, compiled.alerts.build(event, source, copy_source=copy_source))
             for compiled in self.matching_rules(event, indexes)
         ]
+
+
+def _can_report_problems(node: ast.Expression) -> bool:
+    """Return whether evaluating ``node`` may report an evaluation problem: it contains arithmetic or a function that can fail."""
+    if isinstance(node, (ast.Arithmetic, ast.Negate)):
+        return True
+    if isinstance(node, ast.FunctionCall):
+        return FUNCTIONS[node.name.lower()].can_fail or any(map(_can_report_problems, node.args))
+    if isinstance(node, (ast.And, ast.Or)):
+        return any(map(_can_report_problems, node.terms))
+    if isinstance(node, ast.Not):
+        return _can_report_problems(node.operand)
+    if isinstance(node, ast.Comparison):
+        return _can_report_problems(node.left) or _can_report_problems(node.right)
+    if isinstance(node, ast.Predicate):
+        return _can_report_problems(node.operand)
+    return False
 
 
 def _merged_type_checks(rules: Sequence[CompiledRule]) -> dict[tuple[str, FieldSpec], Getter]:

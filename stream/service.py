@@ -148,6 +148,8 @@ class DetectionService:
         # producer can send a dead letter per message, so each kind is logged at most every 30 s.
         self._kafka_error_log = LogThrottle()
         self._dead_letter_log = LogThrottle()
+        # A rule that divides by a field's value can meet the same problem on every event, so per rule id.
+        self._evaluation_problem_log = LogThrottle()
         # Totals since start, for the last log line: consumed, prefiltered, alerts, dead_lettered.
         self._totals: Counter[str] = Counter()
         # Alerts rejected in delivery reports, dead-lettered once the producer's poll has returned.
@@ -398,6 +400,8 @@ class DetectionService:
             self._dead_letter(message, "evaluation_failed", str(exc))
             dead_letters["evaluation_failed"] += 1
             return
+        if self._rules.last_problems:
+            self._report_evaluation_problems(topic, partition, offset)
 
         for compiled, alert in alerts:
             rule_id = compiled.rule.rule_id
@@ -421,6 +425,24 @@ class DetectionService:
                 rejected = RejectedAlert(message, rule_id, compiled.rule.name, len(value), exc.args[0].str(), generation)
                 self._dead_letter(message, "alert_rejected", rejected.describe(self._settings.output_topic))
                 dead_letters["alert_rejected"] += 1
+
+    def _report_evaluation_problems(self, topic: str, partition: int, offset: int) -> None:
+        """Count each problem of the last evaluation, and log it at most every 30 s per rule.
+
+        The message is not dead-lettered, because its other rules evaluated normally.
+        """
+        for compiled, problem in self._rules.last_problems:
+            rule_id = compiled.rule.rule_id
+            self._metrics.rule_evaluation_problems.labels(rule_id=rule_id).inc()
+            held_back = self._evaluation_problem_log.admit(rule_id)
+            if held_back is None:
+                continue
+            since = f" ({held_back} more for this rule since the last such line)" if held_back else ""
+            fields = {"rule_id": rule_id, "source_topic": topic, "source_partition": partition, "source_offset": offset}
+            logger.warning(
+                "rule %r (%s) on %s/%d/%d: %s%s",
+                compiled.rule.display_name, rule_id, topic, partition, offset, problem.describe(), since, extra=fields,
+            )
 
     def _alert_delivery_callback(
         self, message: Message, rule_id: str, rule_name: str, size: int, timestamp_ms: int | None

@@ -326,3 +326,37 @@ REPLAY_SUMMARY_CASES = [
 @pytest.mark.parametrize(("summary", "expected"), REPLAY_SUMMARY_CASES)
 def test_replay_summary_describe(summary: ReplaySummary, expected: str) -> None:
     assert summary.describe() == expected
+
+
+def test_replay_reports_evaluation_problem(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b'{"event": {"category": ["process"]}, "process": {"pid": 3}}\n\n{"event": {"category": ["process"]}}\n')
+
+    finished = _run("replay", "--query", "process where divide(process.pid, 0) == 1", str(events))
+
+    assert finished.returncode == 0
+    assert finished.stdout == b""
+    expected = (
+        f"replay: rule 'command-line query': {events} line 1: integer division by zero in divide(3, 0): "
+        "the condition counts as false here, while Elasticsearch fails the search\n"
+    ).encode()
+    assert finished.stderr == expected + b"replay: 2 events read, 0 alerts, 0 lines skipped\n"
+
+
+def test_replay_reports_avro_record_problem(tmp_path: Path) -> None:
+    from stream.codecs.avro_codec import write_event_file
+
+    events = tmp_path / "events.avro"
+    records = [
+        {"event": {"category": ["process"]}, "process": {"title": "1"}},
+        {"event": {"category": ["process"]}, "process": {"title": "zz"}},
+    ]
+    with events.open("wb") as handle:
+        write_event_file(handle, records)
+
+    finished = _run("replay", "--query", "process where number(process.title) == 1", str(events))
+
+    assert finished.returncode == 0
+    assert f"replay: rule 'command-line query': {events} record 2: number(\"zz\") cannot parse".encode() in finished.stderr
+    assert b"record 1:" not in finished.stderr
+    assert b"replay: 2 events read, 1 alert" in finished.stderr

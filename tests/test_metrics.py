@@ -83,6 +83,12 @@ METRIC_CASES = {
         "counter",
         ("rule_id",),
     ),
+    "rule_evaluation_problems": MetricCase(
+        lambda m: m.rule_evaluation_problems,
+        "eql_stream_rule_evaluation_problems",
+        "counter",
+        ("rule_id",),
+    ),
     "produce_errors": MetricCase(
         lambda m: m.produce_errors, "eql_stream_produce_errors", "counter", ("topic_kind",)
     ),
@@ -269,6 +275,12 @@ def test_loaded_rules_set_gauge_and_series(registry: CollectorRegistry, metrics:
         assert (
             registry.get_sample_value(
                 "eql_stream_rule_evaluation_errors_total", {"rule_id": rule_id}
+            )
+            == 0.0
+        )
+        assert (
+            registry.get_sample_value(
+                "eql_stream_rule_evaluation_problems_total", {"rule_id": rule_id}
             )
             == 0.0
         )
@@ -1302,3 +1314,67 @@ def test_multiprocess_registry_process_metrics_when_requested(tmp_path: Path) ->
 
     assert not [family for family in without.collect() if family.name.startswith("process_")]
     assert with_processes.get_sample_value("process_max_fds", {"process": "main"}) > 0
+
+
+# --- evaluation problems counted by the service ----------------------------------------------
+
+
+class _EventMessage:
+    """The parts of a consumed Kafka message that the service's message handling reads."""
+
+    def __init__(self, value: bytes, offset: int) -> None:
+        self._value = value
+        self._offset = offset
+
+    def topic(self) -> str:
+        return "events"
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def timestamp(self) -> tuple[int, int]:
+        return confluent_kafka.TIMESTAMP_CREATE_TIME, 1_700_000_000_000
+
+    def value(self) -> bytes:
+        return self._value
+
+
+def test_service_counts_and_logs_evaluation_problem(
+    registry: CollectorRegistry, metrics: Metrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    from collections import Counter
+
+    from stream.config_loading import load_settings
+    from stream.ruleset import load_rule_set
+    from stream.service import DetectionService
+
+    rule_set, _ = load_rule_set(queries=["process where divide(process.pid, 0) == 1"])
+    (compiled,) = rule_set.rules
+    rule_id = compiled.rule.rule_id
+    metrics.set_loaded_rules(rule_set.rule_ids)
+    # No broker: the clients are built but never connect within the test, and no alert is produced.
+    flags = {"bootstrap_servers": "127.0.0.1:1", "input_topics": ["events"], "output_topic": "alerts", "group_id": "g"}
+    service = DetectionService(load_settings(flags, {}, None), rule_set, metrics, HealthState(ready_gauge=metrics.ready))
+    event = b'{"event": {"category": ["process"]}, "process": {"pid": 3}}'
+    dead_letters: Counter[str] = Counter()
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="stream.service"):
+            for offset in (5, 6):
+                service._handle_message(_EventMessage(event, offset), dead_letters)  # type: ignore[arg-type]
+    finally:
+        service._consumer.close()
+
+    assert registry.get_sample_value("eql_stream_rule_evaluation_problems_total", {"rule_id": rule_id}) == 2.0
+    assert dead_letters == Counter()
+    # The second problem of the rule within 30 s is counted but not logged.
+    # The Kafka clients log their failed connections too.
+    warnings = [record for record in caplog.records if record.funcName == "_report_evaluation_problems"]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert rule_id in warnings[0].getMessage()
+    assert "events/0/5" in warnings[0].getMessage()
+    assert "integer division by zero in divide(3, 0)" in warnings[0].getMessage()

@@ -88,3 +88,54 @@ def test_rule_set_checks_each_typed_field_once() -> None:
     rule_set, _ = load_rule_set(queries=queries)
 
     assert rule_set.typed_fields == ["process.pid", "process.parent.pid"]
+
+
+_PROBLEM_EVENT = {"event": {"category": ["process"]}, "process": {"pid": [3, 4], "title": "zz"}}
+
+
+def test_last_problems_names_rule_and_message() -> None:
+    rule_set, _ = load_rule_set(queries=["process where divide(process.pid, 0) == 1", 'process where process.title == "zz"'])
+    dividing, plain = rule_set.rules
+
+    matched = rule_set.matching_rules(_PROBLEM_EVENT)
+
+    assert matched == [plain]
+    assert [(compiled, problem.message) for compiled, problem in rule_set.last_problems] == [
+        (dividing, "integer division by zero in divide(3, 0)"),
+        (dividing, "integer division by zero in divide(4, 0)"),
+    ]
+
+
+def test_last_problems_drops_repeated_message() -> None:
+    rule_set, _ = load_rule_set(queries=["process where divide(1, 0) == 1 or divide(1, 0) == 2"])
+
+    rule_set.matching_rules(_PROBLEM_EVENT)
+
+    assert [problem.message for _, problem in rule_set.last_problems] == ["integer division by zero in divide(1, 0)"]
+
+
+def test_last_problems_replaced_by_next_call() -> None:
+    rule_set, _ = load_rule_set(queries=["process where number(process.title) == 1"])
+    rule_set.matching_rules(_PROBLEM_EVENT)
+    first = rule_set.last_problems
+
+    rule_set.matching_rules({"event": {"category": ["process"]}, "process": {"title": "1"}})
+
+    assert len(first) == 1
+    assert rule_set.last_problems == ()
+
+
+def test_last_problems_only_evaluated_rules() -> None:
+    rule_set, _ = load_rule_set(queries=['process where process.name == "x"', "process where divide(process.pid, 0) == 1"])
+
+    rule_set.matching_rules(_PROBLEM_EVENT, [0])
+
+    assert rule_set.last_problems == ()
+
+
+def test_rule_without_failing_function_keeps_matcher() -> None:
+    rule_set, _ = load_rule_set(queries=['process where length(process.title) == 2 and process.name : "x"'])
+    (compiled,) = rule_set.rules
+
+    # No function of this rule can report a problem, so it is evaluated without collecting them.
+    assert rule_set._matchers == ((compiled, compiled.query.matches),)

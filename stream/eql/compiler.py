@@ -495,8 +495,13 @@ class _Compiler:
         )
 
     def _call_number(self, node: ast.FunctionCall, arguments: list[CompiledValue]) -> CompiledValue:
-        if len(arguments) > 1 and not (arguments[1].constant and isinstance(arguments[1].constant_value, int)):
-            raise self.error("the base argument of 'number' must be an integer literal", node)
+        if len(arguments) > 1:
+            base = arguments[1].constant_value
+            if not arguments[1].constant or not isinstance(base, int) or isinstance(base, bool):
+                raise self.error("the base argument of 'number' must be an integer literal", node)
+            # Java parses integers in bases Character.MIN_RADIX (2) to Character.MAX_RADIX (36) only.
+            if not 2 <= base <= 36:
+                raise self.error(f"invalid base {base} in 'number': the base must be from 2 to 36", node.args[1])
         return call_value(fn.parse_number, arguments, "number")
 
     def _call_cidrmatch(self, node: ast.FunctionCall, arguments: list[CompiledValue]) -> CompiledValue:
