@@ -10,7 +10,7 @@ so it can be registered in a Schema Registry or written into a file header as it
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -20,6 +20,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import SchemaParseException, UnknownType, to_parsing_canonical_form
 
+from stream.codecs._avro_encoding import ECS_EXTRA, field_ecs_name
 from stream.codecs.avro_names import EcsConverter
 from stream.codecs.avro_reader import EcsReader, compile_ecs_reader
 from stream.errors import ConfigError
@@ -28,6 +29,7 @@ __all__ = [
     "ALERT_SCHEMA",
     "PROCESS_EVENT_SCHEMA",
     "AvroSchema",
+    "ecs_field_names",
     "load_schema",
     "load_shipped_schema",
     "parse_definition",
@@ -165,6 +167,52 @@ def parse_definition(definition: Any, *, source: str) -> AvroSchema:
 
     name = parsed.get("name", parsed.get("type")) if isinstance(parsed, dict) else str(parsed)
     return AvroSchema(name=str(name), source=source, definition=definition, parsed=parsed)
+
+
+def ecs_field_names(schema: AvroSchema) -> frozenset[str]:
+    """Return the dotted ECS names of the leaf fields of ``schema``, such as ``@timestamp`` for ``timestamp``.
+
+    A record is one level of a name and an array or a union is not. The
+    ``ecs_extra`` field, which contains the values the schema has no field
+    for, is left out. A schema that contains no record gives an empty set.
+    """
+    parsed = schema.parsed
+    named = parsed.get("__named_schemas", {}) if isinstance(parsed, dict) else {}
+    names: set[str] = set()
+    _collect_leaf_names(parsed, named, "", names, frozenset())
+    return frozenset(names)
+
+
+def _collect_leaf_names(
+    schema: Any, named: Mapping[str, Any], path: str, names: set[str], records_on_path: frozenset[str]
+) -> None:
+    """Add to ``names`` the dotted ECS path of every leaf of the parsed Avro ``schema`` found at ``path``.
+
+    A record is one level of the path and an array is not, as in
+    :mod:`stream.codecs.avro_names`. A map or any other type is a leaf. The
+    ``ecs_extra`` field, which contains the values the schema has no field
+    for, is left out. A recursive record is followed once.
+    """
+    if isinstance(schema, list):
+        for branch in schema:
+            _collect_leaf_names(branch, named, path, names, records_on_path)
+        return
+    if schema == "null":
+        return
+    if isinstance(schema, str) and schema in named:
+        schema = named[schema]
+
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    if kind == "array":
+        _collect_leaf_names(schema["items"], named, path, names, records_on_path)
+    elif kind == "record" and schema["name"] not in records_on_path:
+        inner = records_on_path | {schema["name"]}
+        for field in schema["fields"]:
+            if not field.get(ECS_EXTRA):
+                name = field_ecs_name(field)
+                _collect_leaf_names(field["type"], named, f"{path}.{name}" if path else name, names, inner)
+    elif kind != "record" and path:
+        names.add(path)
 
 
 def _strip_logical_types(node: Any) -> Any:

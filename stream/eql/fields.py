@@ -70,6 +70,8 @@ _WILDCARD_FIELDS = frozenset(
         "user_agent.original",
     }
 )
+# The public name of the wildcard fields listed by full name, which the rule lint compares field names with.
+WILDCARD_FIELDS = _WILDCARD_FIELDS
 
 # Numeric leaf names in ECS and Elastic Defend (long, integer, double, ...).
 _NUMBER_LEAVES = frozenset(
