@@ -13,10 +13,12 @@ import pytest
 from conftest import REPOSITORY
 from ecs_projection import leaf_fields
 from stream.codecs.avro_schema import (
+    ecs_field_names,
     ALERT_SCHEMA,
     PROCESS_EVENT_SCHEMA,
     AvroSchema,
     load_schema,
+    load_shipped_schema,
     parse_definition,
     shipped_schema_path,
 )
@@ -196,3 +198,12 @@ def test_load_schema_with_reference_from_repository() -> None:
     )
 
     assert schema.name == "eql_stream.alert.Alert"
+
+
+def test_ecs_field_names_of_shipped_schema() -> None:
+    names = ecs_field_names(load_shipped_schema(PROCESS_EVENT_SCHEMA))
+
+    assert "@timestamp" in names
+    assert "process.parent.name" in names
+    assert "ecs_extra" not in names
+    assert all(not name.startswith("ecs_extra") for name in names)
