@@ -414,11 +414,12 @@ class _Compiler:
             )
             raise self.error(f"function '{spec.name}' takes {expected} arguments, not {count}", node)
 
-        for argument in node.args:
-            if isinstance(argument, ast.Literal) and argument.value is None:
+        for position, argument in enumerate(node.args):
+            # Elasticsearch's result for a literal null where text is required is not dependable.
+            if isinstance(argument, ast.Literal) and argument.value is None and spec.parameter(position) == "s":
                 raise self.error(
-                    f"null cannot be an argument of '{spec.name}': Elasticsearch gives no dependable result for it. "
-                    "To test whether a field has a value, write field != null",
+                    f"null cannot be argument {position + 1} of '{spec.name}': Elasticsearch gives no dependable "
+                    "result for it. To test whether a field has a value, write field != null",
                     argument,
                 )
         arguments = [self.value(argument) for argument in node.args]

@@ -22,6 +22,8 @@ from stream.eql.text import utf16_length
 from stream.errors import DecodeError
 
 DEFAULT_IGNORE_ABOVE = 1024
+# The ignore_above that a logsdb data stream applies to keyword and wildcard fields that set none.
+LOGSDB_IGNORE_ABOVE = 8191
 
 
 class FieldKind(Enum):
@@ -110,6 +112,8 @@ def builtin_field_spec(name: str, ignore_above: int = DEFAULT_IGNORE_ABOVE) -> F
 
 # Fields that ECS and Elastic Defend map as text (or match_only_text): analysed, so Elasticsearch
 # EQL cannot query them. The ``.text`` names are multi-fields of keyword or wildcard fields.
+# NOTE: only the process fields of Defend's mapping are listed. Other ECS fields with a text
+# multi-field, such as user.name.text, still compile, and match nothing in a real event.
 _TEXT_FIELDS = frozenset(
     {
         "message",
@@ -120,6 +124,12 @@ _TEXT_FIELDS = frozenset(
             for leaf in ("command_line", "executable", "name", "working_directory")
         ),
     }
+)
+
+
+# The lower-cased sub-fields that Elastic Defend's process mapping defines.
+_CASELESS_FIELDS = frozenset(
+    f"process.{leaf}.caseless" for leaf in ("command_line", "executable", "name", "working_directory")
 )
 
 
@@ -134,7 +144,7 @@ def unqueryable_field_reason(name: str) -> tuple[str, bool] | None:
     if name in _TEXT_FIELDS:
         instead = f": match '{parent}' instead, with ':' for a case-insensitive match" if leaf == "text" else ""
         return f"field '{name}' is a text field, which Elasticsearch EQL cannot query{instead}", False
-    if leaf == "caseless" and parent:
+    if name in _CASELESS_FIELDS:
         return (
             f"field '{name}' is Elastic Defend's lower-cased sub-field, which eql-stream does not emulate yet: "
             f"match '{parent}' with ':' or 'in~' for a case-insensitive match",
@@ -148,27 +158,40 @@ class FieldSchema:
     """Field indexing used by the compiler.
 
     ``ignore_above`` overrides the limit per field name (``None`` removes it);
-    ``default_ignore_above`` is the keyword limit (1024 in ECS; 8191 in a
-    ``logsdb`` data stream). ``known_fields``, when set, lists every field
-    the deployment defines: ``?field`` outside it evaluates to ``null``.
+    ``default_ignore_above`` is the limit of the ECS keyword fields, which
+    their mapping sets (1024). ``unset_ignore_above`` is the limit of the
+    fields whose mapping sets none, the wildcard fields and the fields
+    outside ECS: ``None`` (no limit) in a standard index, and
+    :data:`LOGSDB_IGNORE_ABOVE` in a ``logsdb`` data stream, which applies
+    it index-wide. ``known_fields``, when set, lists every field the
+    deployment defines: ``?field`` outside it evaluates to ``null``.
     """
 
     default_ignore_above: int = DEFAULT_IGNORE_ABOVE
     ignore_above: Mapping[str, int | None] = field(default_factory=dict)
     known_fields: frozenset[str] | None = None
+    unset_ignore_above: int | None = None
 
     def spec(self, name: str) -> FieldSpec:
         """Return the indexing of field ``name``."""
         spec = builtin_field_spec(name, self.default_ignore_above)
-        if name in self.ignore_above and spec.kind in (FieldKind.KEYWORD, FieldKind.WILDCARD, FieldKind.DYNAMIC):
-            limit = self.ignore_above[name]
-            kind = spec.kind if spec.kind is not FieldKind.WILDCARD or limit is None else FieldKind.KEYWORD
-            return FieldSpec(kind, limit)
+        if spec.kind not in (FieldKind.KEYWORD, FieldKind.WILDCARD, FieldKind.DYNAMIC):
+            return spec
+        if name in self.ignore_above:
+            return _with_limit(spec, self.ignore_above[name])
+        if spec.ignore_above is None and self.unset_ignore_above is not None:
+            return _with_limit(spec, self.unset_ignore_above)
         return spec
 
     def is_known(self, name: str) -> bool:
         """Return whether ``name`` is defined (always true without ``known_fields``)."""
         return self.known_fields is None or name in self.known_fields
+
+
+def _with_limit(spec: FieldSpec, limit: int | None) -> FieldSpec:
+    """Return ``spec`` with the length limit ``limit``; a wildcard field with a limit reads as a keyword field."""
+    kind = spec.kind if spec.kind is not FieldKind.WILDCARD or limit is None else FieldKind.KEYWORD
+    return FieldSpec(kind, limit)
 
 
 class FieldTypeError(DecodeError):

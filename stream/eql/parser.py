@@ -383,7 +383,7 @@ class _Parser:
         self._advance()
         # Elasticsearch joins the segments into one field name, so `process.name` names process.name,
         # which an event may write as nested objects or as a dotted key.
-        path = first.text.split(".")
+        path = self._field_segments(first)
 
         while self._is_operator(".") and self._current.adjacent:
             self._advance()
@@ -395,11 +395,22 @@ class _Parser:
             ):
                 raise self._error(f"expected a field name after '.', found {self._describe(segment)}")
             self._advance()
-            path.extend(segment.text.split("."))
+            path.extend(self._field_segments(segment))
 
         if self._is_operator("["):
             raise self._error("array indexes such as [0] are not supported by Elasticsearch EQL")
         return ast.Field(start.line, start.column, tuple(path), optional)
+
+    def _field_segments(self, token: Token) -> list[str]:
+        """Return the segments of a field name token: a back-quoted name may contain dots."""
+        if not token.text:
+            raise self._error("a field name cannot be empty: write the name between the back-quotes", token)
+        segments = token.text.split(".")
+        if "" in segments:
+            raise self._error(
+                f"field name {token.text!r} has an empty segment: remove the extra '.'", token
+            )
+        return segments
 
     def _parse_call(self) -> ast.FunctionCall:
         token = self._advance()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from stream.eql import compile_query
-from stream.errors import QueryCompileError, UnsupportedQueryError
+from stream.errors import QueryCompileError, QuerySyntaxError, UnsupportedQueryError
 
 REJECTED = [
     pytest.param('process where startsWith(process.pid, "4")', "argument 1 of 'startsWith' must be text", id="text-function-on-number"),
@@ -23,9 +23,9 @@ REJECTED = [
     pytest.param('process where add(process.title, 1) == 5', "argument 1 of 'add' must be a number", id="arithmetic-on-text"),
     pytest.param('process where substring(process.name, "a") == "x"', 'but "a" is a string', id="position-as-text"),
     pytest.param('process where indexOf(process.name, "a", "b") == 0', "argument 3 of 'indexOf'", id="start-as-text"),
-    pytest.param('process where not startsWith(process.name, null)', "null cannot be an argument of 'startsWith'", id="null-pattern"),
-    pytest.param('process where concat(process.name, null) == "a"', "null cannot be an argument of 'concat'", id="null-in-concat"),
-    pytest.param('process where length(null) == 0', "null cannot be an argument of 'length'", id="null-source"),
+    pytest.param('process where not startsWith(process.name, null)', "null cannot be argument 2 of 'startsWith'", id="null-pattern"),
+    pytest.param('process where length(null) == 0', "null cannot be argument 1 of 'length'", id="null-source"),
+    pytest.param('process where between(process.name, "a", null) == "b"', "argument 3 of 'between'", id="null-delimiter"),
     pytest.param('process where process.name.text : "a"', "match 'process.name' instead", id="text-multi-field"),
     pytest.param('process where process.parent.command_line.text : "*a*"', "is a text field", id="parent-text-multi-field"),
     pytest.param('any where message : "x"', "field 'message' is a text field", id="match-only-text-field"),
@@ -56,7 +56,10 @@ ACCEPTED = [
     pytest.param('process where substring(process.name, 0, length(process.name)) == "a"', id="positions-from-functions"),
     pytest.param('process where startsWith(?process.unknown_field, "a")', id="dynamic-field-any-type"),
     pytest.param('process where process.io.text : "x"', id="wildcard-field-named-text"),
+    pytest.param('process where custom.caseless : "x"', id="custom-field-named-caseless"),
     pytest.param('process where process.name == null', id="null-in-comparison"),
+    pytest.param('process where concat(process.name, null) == "a"', id="null-in-concat"),
+    pytest.param('process where add(process.pid, null) == 1', id="null-in-arithmetic"),
 ]
 
 
@@ -102,3 +105,18 @@ def test_back_quoted_dotted_name_is_field_path(event: dict[str, Any]) -> None:
     compiled = compile_query('process where `process.name` == "a" and `my-field.x` : "b"')
 
     assert compiled.matches(event) is True
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        pytest.param('process where `a..b` == "x"', "has an empty segment", id="empty-segment"),
+        pytest.param('process where `process.name.` == "x"', "has an empty segment", id="trailing-dot"),
+        pytest.param('process where `` == "x"', "cannot be empty", id="empty-name"),
+    ],
+)
+def test_back_quoted_name_rejected(query: str, words: str) -> None:
+    with pytest.raises(QuerySyntaxError) as caught:
+        compile_query(query)
+
+    assert words in str(caught.value)
