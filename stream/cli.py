@@ -13,8 +13,8 @@ from pathlib import Path
 import orjson
 
 from stream import __version__
-from stream.config import CASE_FOLDING_HELP, KEYWORD_IGNORE_ABOVE_HELP
-from stream.eql import FieldSchema, MatchOptions
+from stream.config import CASE_FOLDING_HELP, INDEX_MODE_HELP, KEYWORD_IGNORE_ABOVE_HELP, match_options
+from stream.eql import MatchOptions
 from stream.eql.fields import DEFAULT_IGNORE_ABOVE
 from stream.errors import ConfigError, EqlStreamError
 from stream.logging_setup import configure_logging
@@ -116,6 +116,7 @@ def _add_rule_arguments(parser: argparse.ArgumentParser) -> None:
         "--keyword-ignore-above", type=_positive_length, default=DEFAULT_IGNORE_ABOVE, metavar="LENGTH",
         help=f"{KEYWORD_IGNORE_ABOVE_HELP} (default: {DEFAULT_IGNORE_ABOVE})",
     )
+    parser.add_argument("--index-mode", choices=("standard", "logsdb"), default="standard", help=f"{INDEX_MODE_HELP} (default: standard)")
 
 
 def _positive_length(text: str) -> int:
@@ -129,7 +130,7 @@ def _positive_length(text: str) -> int:
 
 
 def _match_options(arguments: argparse.Namespace) -> MatchOptions:
-    return MatchOptions(case_folding=arguments.case_folding, schema=FieldSchema(default_ignore_above=arguments.keyword_ignore_above))
+    return match_options(arguments.case_folding, arguments.keyword_ignore_above, arguments.index_mode)
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:

@@ -27,7 +27,7 @@ from pydantic_settings import (
 )
 
 from stream.eql import FieldSchema, MatchOptions
-from stream.eql.fields import DEFAULT_IGNORE_ABOVE
+from stream.eql.fields import DEFAULT_IGNORE_ABOVE, LOGSDB_IGNORE_ABOVE
 
 
 __all__ = [
@@ -50,8 +50,12 @@ CASE_FOLDING_HELP = (
     "Elasticsearch 8.0 to 9.4 do; unicode folds every letter, as later releases do (the Kelvin sign matches k)"
 )
 KEYWORD_IGNORE_ABOVE_HELP = (
-    "Longest keyword value, in UTF-16 code units, that rules can match (the mapping's ignore_above): "
-    "1024 in ECS mappings, 8191 in logsdb data streams"
+    "Longest value, in UTF-16 code units, of an ECS keyword field that rules can match: the ignore_above "
+    "that the mapping sets, 1024 in ECS"
+)
+INDEX_MODE_HELP = (
+    "Index mode of the data streams whose results the rules reproduce: standard, or logsdb, which also "
+    "leaves values longer than 8191 UTF-16 code units unindexed in wildcard fields and fields outside ECS"
 )
 CONFIG_FILE_ENV = "EQL_STREAM_CONFIG"
 BOOTSTRAP_SERVERS_FALLBACK_ENV = "KAFKA_BOOTSTRAP_SERVERS"
@@ -249,6 +253,13 @@ class MappingEnvironmentSource(EnvSettingsSource):
         }
 
 
+def match_options(case_folding: str, keyword_ignore_above: int, index_mode: str) -> MatchOptions:
+    """Return the matching options of the settings that change how rules match (see their help texts)."""
+    unset_limit = LOGSDB_IGNORE_ABOVE if index_mode == "logsdb" else None
+    schema = FieldSchema(default_ignore_above=keyword_ignore_above, unset_ignore_above=unset_limit)
+    return MatchOptions(case_folding=case_folding, schema=schema)
+
+
 class ServiceSettings(BaseSettings):
     """Validated, immutable settings of ``eql-stream run``.
 
@@ -295,6 +306,7 @@ class ServiceSettings(BaseSettings):
     strict: bool = False
     case_folding: Literal["ascii", "unicode"] = "ascii"
     keyword_ignore_above: int = Field(default=DEFAULT_IGNORE_ABOVE, ge=1)
+    index_mode: Literal["standard", "logsdb"] = "standard"
     prefilter: bool = True
     workers: int = Field(default=1, ge=1, le=64)
     input_format: Literal["json", "avro"] = "json"
@@ -304,8 +316,8 @@ class ServiceSettings(BaseSettings):
     schema_registry_auth: SecretStr | None = None
 
     def match_options(self) -> MatchOptions:
-        """Return the matching options that ``case_folding`` and ``keyword_ignore_above`` set."""
-        return MatchOptions(case_folding=self.case_folding, schema=FieldSchema(default_ignore_above=self.keyword_ignore_above))
+        """Return the matching options that ``case_folding``, ``keyword_ignore_above`` and ``index_mode`` set."""
+        return match_options(self.case_folding, self.keyword_ignore_above, self.index_mode)
 
     @classmethod
     def settings_customise_sources(

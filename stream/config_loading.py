@@ -27,6 +27,7 @@ from pydantic_settings import TomlConfigSettingsSource
 
 from stream.config import (
     CASE_FOLDING_HELP,
+    INDEX_MODE_HELP,
     KEYWORD_IGNORE_ABOVE_HELP,
     BOOTSTRAP_SERVERS_FALLBACK_ENV,
     CONFIG_FILE_ENV,
@@ -162,6 +163,11 @@ _OPTIONS: tuple[_Option, ...] = (
         "keyword_ignore_above", "--keyword-ignore-above",
         KEYWORD_IGNORE_ABOVE_HELP,
         metavar="LENGTH",
+    ),
+    _Option(
+        "index_mode", "--index-mode",
+        INDEX_MODE_HELP,
+        metavar="MODE",
     ),
     _Option(
         "prefilter", "--prefilter",

@@ -26,12 +26,13 @@ def test_settings_default_matching_options() -> None:
 
 
 def test_settings_matching_options_from_environment() -> None:
-    environ = {"EQL_STREAM_CASE_FOLDING": "unicode", "EQL_STREAM_KEYWORD_IGNORE_ABOVE": "8191"}
+    environ = {"EQL_STREAM_CASE_FOLDING": "unicode", "EQL_STREAM_KEYWORD_IGNORE_ABOVE": "4096", "EQL_STREAM_INDEX_MODE": "logsdb"}
 
     options = load_settings(REQUIRED_FLAGS, environ, None).match_options()
 
     assert options.case_folding == "unicode"
-    assert options.schema.default_ignore_above == 8191
+    assert options.schema.default_ignore_above == 4096
+    assert options.schema.unset_ignore_above == 8191
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,7 @@ def test_settings_matching_options_from_environment() -> None:
     [
         pytest.param({"case_folding": "turkish"}, "'ascii' or 'unicode'", id="unknown-folding"),
         pytest.param({"keyword_ignore_above": "0"}, "greater than or equal to 1", id="zero-length"),
+        pytest.param({"index_mode": "time_series"}, "'standard' or 'logsdb'", id="unknown-index-mode"),
     ],
 )
 def test_settings_invalid_matching_option(flags: dict[str, str], words: str) -> None:
@@ -58,8 +60,13 @@ def test_settings_invalid_matching_option(flags: dict[str, str], words: str) -> 
     ],
 )
 def test_replay_matching_flags(tmp_path: Path, flags: list[str], query: str, alerts: int) -> None:
+    assert _replay_alert_count(tmp_path, KELVIN_EVENT, query, flags) == alerts
+
+
+def _replay_alert_count(tmp_path: Path, event: dict[str, Any], query: str, flags: list[str]) -> int:
+    """Replay ``event`` with ``query`` and the flags, and return how many alerts it wrote."""
     events = tmp_path / "events.jsonl"
-    events.write_bytes(orjson.dumps(KELVIN_EVENT) + b"\n")
+    events.write_bytes(orjson.dumps(event) + b"\n")
 
     finished = subprocess.run(
         [sys.executable, "-m", "stream.cli", "replay", "--query", query, *flags, str(events)],
@@ -67,7 +74,7 @@ def test_replay_matching_flags(tmp_path: Path, flags: list[str], query: str, ale
     )
 
     assert finished.returncode == 0, finished.stderr
-    assert len(finished.stdout.splitlines()) == alerts
+    return len(finished.stdout.splitlines())
 
 
 def test_check_rejects_zero_length() -> None:
@@ -87,3 +94,19 @@ def test_rule_set_unicode_folding_has_no_literals() -> None:
     ).match_options())
 
     assert rule_set.rules[0].query.necessary_literals is None
+
+
+LONG_VALUES_EVENT = {"event": {"category": ["process"]}, "process": {"command_line": "a" * 9000, "args": ["b" * 2000]}}
+
+
+@pytest.mark.parametrize(
+    ("flags", "query", "alerts"),
+    [
+        pytest.param([], 'process where process.command_line : "a*"', 1, id="standard-wildcard-unlimited"),
+        pytest.param(["--index-mode", "logsdb"], 'process where process.command_line : "a*"', 0, id="logsdb-wildcard-8191"),
+        pytest.param(["--index-mode", "logsdb"], 'process where process.args : "b*"', 0, id="logsdb-keyword-keeps-own-limit"),
+        pytest.param(["--keyword-ignore-above", "4096"], 'process where process.args : "b*"', 1, id="keyword-limit-raised"),
+    ],
+)
+def test_replay_index_mode(tmp_path: Path, flags: list[str], query: str, alerts: int) -> None:
+    assert _replay_alert_count(tmp_path, LONG_VALUES_EVENT, query, flags) == alerts
