@@ -97,6 +97,7 @@ class _RegexReview:
         self._parts: list[str] = []
         self._rewritable = True
         self._anchors: list[str] = []
+        self._anchor_positions: list[int] = []
         self._shorthands: list[str] = []
         self._groups: list[str] = []
         self._operators: list[str] = []
@@ -106,7 +107,7 @@ class _RegexReview:
             self._read_operand()
 
         self.reasons = self._reasons()
-        self.portable = "".join(self._parts) if self._rewritable else None
+        self.portable = self._portable_form()
 
     def _read_operand(self) -> None:
         character = self._pattern[self._position]
@@ -120,6 +121,7 @@ class _RegexReview:
             self._read_perl_group()
         elif character in "^$":
             _add_once(self._anchors, character)
+            self._anchor_positions.append(self._position)
             self._position += 1
         elif character in _OPTIONAL_OPERATORS:
             _add_once(self._operators, character)
@@ -128,6 +130,27 @@ class _RegexReview:
         else:
             self._parts.append(character)
             self._position += 1
+
+    def _portable_form(self) -> str | None:
+        """Return the rewritten pattern, or ``None`` when a construct has no portable form.
+
+        A Perl pattern with anchors searches the value, while a Lucene pattern
+        matches all of it, so an end without its anchor gets ``.*``: ``^cmd``
+        becomes ``cmd.*``. An anchor inside the pattern has no such rewrite.
+        """
+        if not self._rewritable:
+            return None
+        body = "".join(self._parts)
+        if not self._anchor_positions:
+            return body
+        last = len(self._pattern) - 1
+        if any(position not in (0, last) for position in self._anchor_positions):
+            return None
+        starts_anchored = 0 in self._anchor_positions and self._pattern.startswith("^")
+        ends_anchored = last > 0 and last in self._anchor_positions and self._pattern.endswith("$")
+        prefix = "" if starts_anchored else ".*"
+        suffix = "" if ends_anchored else ".*"
+        return prefix + body + suffix
 
     def _read_escape(self, *, in_class: bool) -> None:
         escaped = self._pattern[self._position : self._position + 2]
