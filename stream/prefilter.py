@@ -20,7 +20,11 @@ The test must never skip a message that the full matcher would alert on:
   with a literal that could be a number's text is selected for every message.
 * Avro: strings are stored as raw UTF-8 bytes after a length prefix, so the
   same byte search is sound for Avro payloads (the JSON escape rule does not
-  apply, and is harmless there).
+  apply, and is harmless there). A value a writer schema stores otherwise,
+  as an enum symbol's number, does not appear in the bytes. Such a record
+  cannot alert either, because the decoder resolves it to the shipped reader
+  schema, whose text fields are strings, and an enum does not resolve to a
+  string.
 
 The search runs in Hyperscan over a whole batch of payloads at once, joined
 into one buffer. On the benchmark machine, copying a batch of 2 KB events and
