@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from stream.alerts import SourceRef
@@ -13,6 +14,9 @@ from stream.errors import DecodeError
 from stream.ruleset import RuleSet
 
 logger = logging.getLogger(__name__)
+
+# How many evaluation problems of one rule replay reports line by line; the summary counts the rest.
+PROBLEM_LINES_PER_RULE = 5
 
 
 @dataclass(slots=True)
@@ -27,6 +31,9 @@ class ReplaySummary:
     unfinished_files: int = 0
     # Avro records skipped, and the rest of an Avro file after a corrupt block (counted as one).
     skipped_records: int = 0
+    # Evaluation problems (see RuleSet.last_problems), in all and by rule id.
+    problems: int = 0
+    problems_by_rule: Counter[str] = field(default_factory=Counter)
 
     def describe(self) -> str:
         """Return the one-line summary printed at the end of a replay."""
@@ -36,11 +43,28 @@ class ReplaySummary:
             skipped = _count(self.skipped_records, "record")
         else:
             skipped = f"{_count(self.skipped, 'line')} and {_count(self.skipped_records, 'record')}"
-        return "replay: " + ", ".join((_count(self.events, "event") + " read", _count(self.alerts, "alert"), skipped + " skipped"))
+        parts = [_count(self.events, "event") + " read", _count(self.alerts, "alert"), skipped + " skipped"]
+        if self.problems:
+            parts.append(_count(self.problems, "evaluation problem"))
+        return "replay: " + ", ".join(parts)
 
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _report_problems(rule_set: RuleSet, source: SourceRef, record: bool, errors: BinaryIO, summary: ReplaySummary) -> None:
+    """Count the last evaluation's problems, and report the first few of each rule on ``errors``."""
+    position = f"{source.path} {'record' if record else 'line'} {source.line}"
+    for compiled, problem in rule_set.last_problems:
+        rule_id, name = compiled.rule.rule_id, compiled.rule.display_name
+        summary.problems += 1
+        summary.problems_by_rule[rule_id] += 1
+        reported = summary.problems_by_rule[rule_id]
+        if reported <= PROBLEM_LINES_PER_RULE:
+            errors.write(f"replay: rule {name!r}: {position}: {problem.describe()}\n".encode())
+        if reported == PROBLEM_LINES_PER_RULE:
+            errors.write(f"replay: rule {name!r}: further evaluation problems are only counted in the summary\n".encode())
 
 
 def replay_stream(
@@ -133,9 +157,7 @@ def _evaluate(
         return
 
     if rule_set.last_problems:
-        position = f"{source.path} {'record' if record else 'line'} {source.line}"
-        for compiled, problem in rule_set.last_problems:
-            errors.write(f"replay: rule {compiled.rule.display_name!r}: {position}: {problem.describe()}\n".encode())
+        _report_problems(rule_set, source, record, errors, summary)
 
     summary.events += 1
     for _, alert in alerts:

@@ -340,7 +340,7 @@ def test_replay_reports_evaluation_problem(tmp_path: Path) -> None:
         f"replay: rule 'command-line query': {events} line 1: integer division by zero in divide(3, 0): "
         "the condition counts as false here, while Elasticsearch fails the search\n"
     ).encode()
-    assert finished.stderr == expected + b"replay: 2 events read, 0 alerts, 0 lines skipped\n"
+    assert finished.stderr == expected + b"replay: 2 events read, 0 alerts, 0 lines skipped, 1 evaluation problem\n"
 
 
 def test_replay_reports_avro_record_problem(tmp_path: Path) -> None:
@@ -360,3 +360,16 @@ def test_replay_reports_avro_record_problem(tmp_path: Path) -> None:
     assert f"replay: rule 'command-line query': {events} record 2: number(\"zz\") cannot parse".encode() in finished.stderr
     assert b"record 1:" not in finished.stderr
     assert b"replay: 2 events read, 1 alert" in finished.stderr
+
+
+def test_replay_limits_problem_lines_per_rule(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"event": {"category": "process"}, "process": {"pid": 3}}\n' * 8)
+
+    finished = _run("replay", "--query", "process where divide(process.pid, 0) == 1", str(events))
+
+    lines = finished.stderr.decode().splitlines()
+    assert finished.returncode == 0
+    assert sum("integer division by zero" in line for line in lines) == 5
+    assert "further evaluation problems are only counted in the summary" in lines[5]
+    assert lines[-1] == "replay: 8 events read, 0 alerts, 0 lines skipped, 8 evaluation problems"
