@@ -53,6 +53,11 @@ def _starts_with_byte_order_mark(payload: bytes | str) -> bool:
     return bytes(payload[: len(UTF8_BYTE_ORDER_MARK)]) == UTF8_BYTE_ORDER_MARK
 
 
+# Windows PowerShell 5.1 writes UTF-16 with one of these marks when its output is redirected to a file.
+_UTF16_BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff")
+_UTF16_HINT = ". The text starts with a UTF-16 byte order mark, so it is UTF-16: save or produce it as UTF-8"
+
+
 def _utf8_problem(payload: bytes | str, error: orjson.JSONDecodeError) -> str:
     """Describe the first invalid UTF-8 byte of ``payload``, or return orjson's message when Python finds none.
 
@@ -64,7 +69,8 @@ def _utf8_problem(payload: bytes | str, error: orjson.JSONDecodeError) -> str:
             bytes(payload).decode("utf-8")
         except UnicodeDecodeError as problem:
             bad = problem.object[problem.start]
-            return f"byte 0x{bad:02x} at offset {problem.start}: {problem.reason}"
+            hint = _UTF16_HINT if bytes(payload[:2]) in _UTF16_BYTE_ORDER_MARKS else ""
+            return f"byte 0x{bad:02x} at offset {problem.start}: {problem.reason}{hint}"
     return str(error)
 
 

@@ -12,6 +12,9 @@ from stream.errors import DecodeError
     ("payload", "reason", "message"),
     [
         pytest.param(b"\xff\xfe\x00garbage", "invalid_utf8", "byte 0xff at offset 0: invalid start byte", id="bad-start-byte"),
+        pytest.param(b"\xff\xfe{\x00}\x00", "invalid_utf8", "it is UTF-16: save or produce it as UTF-8", id="utf16-little-endian"),
+        pytest.param(b"\xfe\xff\x00{\x00}", "invalid_utf8", "it is UTF-16: save or produce it as UTF-8", id="utf16-big-endian"),
+        pytest.param(b"\xc3garbage", "invalid_utf8", "invalid continuation byte", id="no-utf16-hint"),
         pytest.param(b'{"a": "\xc3"}', "invalid_utf8", "byte 0xc3 at offset 7: invalid continuation byte", id="cut-character"),
         pytest.param(b'{"a": ', "invalid_json", "line 1 column 7", id="truncated"),
         pytest.param(b"[1, 2]", "not_an_object", "a JSON array", id="array"),
