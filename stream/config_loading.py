@@ -375,7 +375,10 @@ def _toml_type_problem(name: str, value: Any) -> str | None:
     accepted, expected = _TOML_TYPES[annotation]
     if isinstance(value, accepted) and (annotation is bool or not isinstance(value, bool)):
         return None
-    return f"is not {expected}: write {expected} without quotes"
+    if isinstance(value, str):
+        return f"is not {expected}: write {expected} without quotes"
+    value_type = "a boolean" if isinstance(value, bool) else f"a {type(value).__name__}"
+    return f"is not {expected} but {value_type}: write {expected}"
 
 
 def _merge_layers(layers: list[_Layer]) -> tuple[dict[str, Any], dict[str, str], list[str]]:

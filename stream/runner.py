@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 # (default 30 s) for deliveries when partitions are revoked.
 STALL_TIMEOUT_SECONDS = 120.0
 
+# How many rule names the start-up log line lists; a folder of Elastic's rules has hundreds.
+LOGGED_RULE_NAMES = 20
+
 
 def run_detection_service(settings: ServiceSettings) -> int:
     """Load the rules, start the metrics endpoint and run the service until it stops.
@@ -114,9 +117,14 @@ def _load_rules(settings: ServiceSettings) -> RuleSet:
     for compiled in rule_set.rules:
         for warning in rule_warnings(compiled.rule, compiled.query.syntax):
             logger.warning("%s", warning)
+    names = [compiled.rule.name for compiled in rule_set.rules]
+    listed = ", ".join(names[:LOGGED_RULE_NAMES])
+    if len(names) > LOGGED_RULE_NAMES:
+        listed += f", and {len(names) - LOGGED_RULE_NAMES} more (every name at DEBUG level)"
+        logger.debug("loaded rules: %s", ", ".join(names))
     logger.info(
         "loaded %d %s (%d failed to load or compile): %s",
-        len(rule_set), "rule" if len(rule_set) == 1 else "rules", len(failed), ", ".join(c.rule.name for c in rule_set.rules),
+        len(rule_set), "rule" if len(rule_set) == 1 else "rules", len(failed), listed,
     )
     return rule_set
 

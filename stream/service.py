@@ -191,10 +191,12 @@ class DetectionService:
         logger.info("starting eql-stream %s with %s", __version__, settings.redacted_summary())
         if self._prefilter is None:
             logger.info("prefilter off (--no-prefilter): every message is decoded")
+        elif not self._prefilter.enabled and settings.case_folding == "unicode":
+            logger.info("prefilter skips no message: its byte search folds ASCII letters only, so --case-folding unicode turns it off")
         elif not self._prefilter.enabled:
             logger.info(
-                "prefilter selects rules but skips no message: %d rules have no text that every match must contain",
-                len(self._prefilter.always),
+                "prefilter selects rules but skips no message: %d rules have no text that every match must contain: %s",
+                len(self._prefilter.always), _describe_rules(self._rules, self._prefilter.always),
             )
 
         try:
@@ -865,6 +867,13 @@ class DetectionService:
             return
         since = f" ({held_back} more with this code since the last such line)" if held_back else ""
         logger.warning("Kafka client reports (will retry): %s%s", error, since)
+
+
+def _describe_rules(rule_set: RuleSet, indexes: Sequence[int], limit: int = 20) -> str:
+    """Return the names of the rules at ``indexes``, the first ``limit`` of them."""
+    names = [rule_set.rules[index].rule.name for index in indexes[:limit]]
+    more = f", and {len(indexes) - limit} more" if len(indexes) > limit else ""
+    return ", ".join(names) + more
 
 
 def _describe_partitions(partitions: list[TopicPartition]) -> str:

@@ -142,7 +142,11 @@ def unqueryable_field_reason(name: str) -> tuple[str, bool] | None:
     """
     parent, _, leaf = name.rpartition(".")
     if name in _TEXT_FIELDS:
-        instead = f": match '{parent}' instead, with ':' for a case-insensitive match" if leaf == "text" else ""
+        instead = (
+            f": match '{parent}' instead, with ':' for a case-insensitive match"
+            if leaf == "text"
+            else ": match a keyword field instead, such as process.command_line"
+        )
         return f"field '{name}' is a text field, which Elasticsearch EQL cannot query{instead}", False
     if name in _CASELESS_FIELDS:
         return (

@@ -145,8 +145,11 @@ class _Parser:
         condition = self._parse_or()
         if self._is_operator("|"):
             pipe = self._current
+            following = self._peek()
+            name = f"'| {following.text}'" if following.kind is TokenKind.IDENTIFIER else "such as '| head'"
             raise UnsupportedQueryError(
-                "pipes such as '| head' are not supported yet", query=self._text, line=pipe.line, column=pipe.column
+                f"pipes ({name}) are not supported yet: filter with the condition instead",
+                query=self._text, line=pipe.line, column=pipe.column,
             )
         if self._starts_query():
             raise self._error(

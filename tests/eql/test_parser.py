@@ -268,3 +268,11 @@ def test_parse_error_shows_query_line_and_caret() -> None:
 def test_parse_unsupported_query_kind(query: str) -> None:
     with pytest.raises(UnsupportedQueryError, match="not supported yet"):
         parse_query(query)
+
+
+@pytest.mark.parametrize("pipe", ["head 1", "tail 5", "unique process.name"])
+def test_parse_pipe_error_names_pipe(pipe: str) -> None:
+    with pytest.raises(UnsupportedQueryError) as caught:
+        parse_query(f'process where process.name == "x" | {pipe}')
+
+    assert f"'| {pipe.split()[0]}'" in str(caught.value)
