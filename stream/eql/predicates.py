@@ -103,6 +103,11 @@ def _any_value(values: Getter, test: Callable[[str], bool]) -> Matcher:
     return leaf
 
 
+# The hints of the pattern's errors show backslashes as the pattern contains them, which a
+# double-quoted EQL string writes doubled.
+_QUOTED_BACKSLASH_NOTE = ' (in a double-quoted EQL string, write each backslash twice, or use a raw string """...""")'
+
+
 def _regex_test(
     patterns: list[str], *, case_insensitive: bool, unicode: bool, cross_lines: bool, error: ErrorFactory
 ) -> Callable[[str], bool]:
@@ -113,9 +118,10 @@ def _regex_test(
                 compile_lucene_regex(pattern, case_insensitive=case_insensitive, unicode_case=unicode, cross_lines=cross_lines)
             )
         except LuceneRegexError as exc:
+            message = exc.message + (_QUOTED_BACKSLASH_NOTE if "\\" in exc.message else "")
             if exc.unsupported:
-                raise UnsupportedQueryError(f"regular expression {pattern!r}: {exc.message}") from exc
-            raise error(f"invalid regular expression {pattern!r}: {exc.message}") from exc
+                raise UnsupportedQueryError(f"regular expression {pattern!r}: {message}") from exc
+            raise error(f"invalid regular expression {pattern!r}: {message}") from exc
 
     if len(compiled) == 1:
         fullmatch = compiled[0].fullmatch

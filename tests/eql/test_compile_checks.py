@@ -120,3 +120,11 @@ def test_back_quoted_name_rejected(query: str, words: str) -> None:
         compile_query(query)
 
     assert words in str(caught.value)
+
+
+def test_regex_hint_doubles_backslash_for_quoted_string() -> None:
+    with pytest.raises(UnsupportedQueryError) as caught:
+        compile_query('process where process.name regex "a&b"')
+
+    assert "Write \\& if a literal '&' was meant" in str(caught.value)
+    assert "write each backslash twice" in str(caught.value)
