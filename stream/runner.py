@@ -54,6 +54,8 @@ def run_worker(
     settings: ServiceSettings,
     on_ready_change: Callable[[bool], None] | None = None,
     parent_pid: int | None = None,
+    *,
+    report_rule_problems: bool = True,
 ) -> int:
     """Run the service in a worker process, whose metrics the parent serves.
 
@@ -61,10 +63,13 @@ def run_worker(
     prometheus_client, so every metric is written to the shared directory.
     ``on_ready_change`` receives each change of the worker's readiness. With
     ``parent_pid``, the service stops as after SIGTERM once that parent
-    process has exited.
+    process has exited. Every worker loads the same rules, so only one needs
+    ``report_rule_problems``: the others log rule errors and warnings at
+    DEBUG level.
     """
     return _run_service(
-        settings, CollectorRegistry(), serve_metrics=False, on_ready_change=on_ready_change, parent_pid=parent_pid
+        settings, CollectorRegistry(), serve_metrics=False, on_ready_change=on_ready_change, parent_pid=parent_pid,
+        report_rule_problems=report_rule_problems,
     )
 
 
@@ -75,8 +80,9 @@ def _run_service(
     serve_metrics: bool,
     on_ready_change: Callable[[bool], None] | None = None,
     parent_pid: int | None = None,
+    report_rule_problems: bool = True,
 ) -> int:
-    rule_set = _load_rules(settings)
+    rule_set = _load_rules(settings, report_problems=report_rule_problems)
     metrics = _build_metrics(registry, settings, rule_set)
     health = HealthState(ready_gauge=metrics.ready, stall_timeout=STALL_TIMEOUT_SECONDS, on_ready_change=on_ready_change)
 
@@ -105,18 +111,20 @@ def _build_metrics(registry: CollectorRegistry, settings: ServiceSettings, rule_
     return metrics
 
 
-def _load_rules(settings: ServiceSettings) -> RuleSet:
+def _load_rules(settings: ServiceSettings, *, report_problems: bool = True) -> RuleSet:
     rule_set, reports = load_rule_set([*settings.rules], options=settings.match_options())
     failed = [report for report in reports if report.status != "ok"]
+    error_level = logging.ERROR if report_problems else logging.DEBUG
+    warning_level = logging.WARNING if report_problems else logging.DEBUG
     for report in failed:
-        logger.error("rule not loaded: %s", report.error)
+        logger.log(error_level, "rule not loaded: %s", report.error)
     if failed and settings.strict:
         raise ConfigError(f"{len(failed)} rules failed to load or compile and --strict is set")
     if not rule_set.rules:
         raise ConfigError("no rule could be loaded: fix the errors above or check --rules")
     for compiled in rule_set.rules:
         for warning in rule_warnings(compiled.rule, compiled.query.syntax):
-            logger.warning("%s", warning)
+            logger.log(warning_level, "%s", warning)
     names = [compiled.rule.name for compiled in rule_set.rules]
     listed = ", ".join(names[:LOGGED_RULE_NAMES])
     if len(names) > LOGGED_RULE_NAMES:

@@ -274,7 +274,8 @@ def _worker_main(settings: ServiceSettings, index: int, ready_flags: MutableSequ
         ready_flags[index] = int(ready)
 
     try:
-        code = run_worker(settings, on_ready_change=report_readiness, parent_pid=parent_pid)
+        # Worker 0 reports the rules that fail to load or get warnings, so the log has them once.
+        code = run_worker(settings, on_ready_change=report_readiness, parent_pid=parent_pid, report_rule_problems=index == 0)
     except EqlStreamError as exc:
         worker_logger.error("worker %d stopped: %s", index, exc)
         code = 1

@@ -40,3 +40,21 @@ def test_load_rules_start_line_names(tmp_path: Path, caplog: pytest.LogCaptureFi
 
     assert expected in caplog.text
     assert "rule-20" not in caplog.text.split("loaded")[-1].split("\n")[0]
+
+
+@pytest.mark.parametrize(
+    ("report_problems", "level"),
+    [pytest.param(True, logging.ERROR, id="reporting-worker"), pytest.param(False, logging.DEBUG, id="other-workers")],
+)
+def test_load_rules_error_level(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, report_problems: bool, level: int
+) -> None:
+    (tmp_path / "good.eql").write_text('process where process.name : "net.exe"\n')
+    (tmp_path / "bad.eql").write_text('process where process.name : "net.exe\n')
+    settings = load_settings({"bootstrap_servers": "127.0.0.1:1", "input_topics": ["events"], "rules": [tmp_path]}, {}, None)
+
+    with caplog.at_level(logging.DEBUG, logger="stream.runner"):
+        _load_rules(settings, report_problems=report_problems)
+
+    errors = [record for record in caplog.records if record.getMessage().startswith("rule not loaded")]
+    assert [record.levelno for record in errors] == [level]
