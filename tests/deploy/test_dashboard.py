@@ -98,6 +98,7 @@ def test_dashboard_panels_use_datasource_variable() -> None:
         ("process_resident_memory_bytes", "bytes"),
         ("eql_stream_rules_loaded", "short"),
         ("eql_stream_produce_errors_total", "recps"),
+        ("eql_stream_rule_evaluation_problems_total", "eps"),
     ],
     ids=lambda value: value,
 )
