@@ -386,10 +386,12 @@ def divide(left: Any, right: Any) -> int | float | None:
         report_problem(f"integer division by zero in divide({dividend!r}, 0)")
         return None
     quotient = abs(dividend) // abs(divisor)
-    # Only divide(-2**63, -1) leaves the long range.
-    # NOTE: Java's plain long division returns -2**63 there without an error. Whether Elasticsearch
-    # fails the search on it is not verified.
-    return _checked(quotient if (dividend >= 0) == (divisor >= 0) else -quotient, "divide", operands)
+    quotient = quotient if (dividend >= 0) == (divisor >= 0) else -quotient
+    # Only divide(-2**63, -1) leaves the long range. Elasticsearch divides longs with Java's plain
+    # '/', unlike its addition and multiplication, which wraps that quotient to -2**63 without an error.
+    if quotient == _LONG_MAX + 1:
+        return -quotient
+    return quotient
 
 
 def modulo(left: Any, right: Any) -> int | float | None:
