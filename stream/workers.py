@@ -261,11 +261,14 @@ def _worker_main(settings: ServiceSettings, index: int, ready_flags: MutableSequ
 
     The worker stops by itself once the process ``parent_pid`` has exited.
     """
+    from setproctitle import setproctitle
+
+    from stream.errors import EqlStreamError
     from stream.logging_setup import configure_logging
     from stream.runner import run_worker
 
-    from stream.errors import EqlStreamError
-
+    # A spawned process's command line is multiprocessing's, so ps and pgrep would not show eql-stream.
+    setproctitle(f"eql-stream run: worker {index} of {settings.workers}, parent pid {parent_pid}")
     configure_logging(settings.log_format, settings.log_level, worker=index)
     worker_logger = logging.getLogger(__name__)
     worker_logger.info("worker %d started (pid %d)", index, os.getpid())

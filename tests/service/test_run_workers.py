@@ -74,12 +74,15 @@ def test_run_two_workers_export_process_metrics(kafka_bootstrap, service_topics_
         )
         samples = scrape_metrics(service.metrics_url)
         wait_for(lambda: "partitions assigned" in service.log(), what="partitions assigned")
+        command_lines = {index: Path(f"/proc/{pid}/cmdline").read_bytes() for index, pid in _worker_pids(service.log()).items()}
     finally:
         exit_code = service.stop(signal.SIGTERM)
 
     assert exit_code == 0, service.log()
     for name in _PROCESS_METRICS:
         assert _process_labels(samples, name) == _TWO_WORKER_PROCESSES, name
+    for index, command_line in command_lines.items():
+        assert command_line.startswith(f"eql-stream run: worker {index} of 2".encode()), command_line
     main_start = samples[("process_start_time_seconds", (("process", "main"),))]
     for worker in ("worker-0", "worker-1"):
         assert samples[("process_start_time_seconds", (("process", worker),))] >= main_start
