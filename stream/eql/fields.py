@@ -110,27 +110,22 @@ def builtin_field_spec(name: str, ignore_above: int = DEFAULT_IGNORE_ABOVE) -> F
     return FieldSpec(FieldKind.DYNAMIC)
 
 
-# Fields that ECS and Elastic Defend map as text (or match_only_text): analysed, so Elasticsearch
-# EQL cannot query them. The ``.text`` names are multi-fields of keyword or wildcard fields.
-# NOTE: only the process fields of Defend's mapping are listed. Other ECS fields with a text
-# multi-field, such as user.name.text, still compile, and match nothing in a real event.
-_TEXT_FIELDS = frozenset(
-    {
-        "message",
-        "error.message",
-        *(
-            f"{process}.{leaf}.text"
-            for process in ("process", "process.parent")
-            for leaf in ("command_line", "executable", "name", "working_directory")
-        ),
-    }
-)
+# Fields that ECS maps as match_only_text: analysed, so Elasticsearch EQL cannot query them.
+_TEXT_FIELDS = frozenset({"message", "error.message"})
+# ECS names the text multi-field of a keyword or wildcard field ``<field>.text`` (user.name.text,
+# process.command_line.text). Elastic Defend's process.io.text is a wildcard field of its own.
+_TEXT_MULTI_FIELD_LEAF = "text"
+_NOT_TEXT_MULTI_FIELDS = frozenset({"process.io.text"})
 
 
 # The lower-cased sub-fields that Elastic Defend's process mapping defines.
 _CASELESS_FIELDS = frozenset(
     f"process.{leaf}.caseless" for leaf in ("command_line", "executable", "name", "working_directory")
 )
+
+
+def _is_ecs_field(name: str) -> bool:
+    return bool(name) and name.split(".", 1)[0] in _ECS_NAMESPACES
 
 
 def unqueryable_field_reason(name: str) -> tuple[str, bool] | None:
@@ -142,12 +137,17 @@ def unqueryable_field_reason(name: str) -> tuple[str, bool] | None:
     """
     parent, _, leaf = name.rpartition(".")
     if name in _TEXT_FIELDS:
-        instead = (
-            f": match '{parent}' instead, with ':' for a case-insensitive match"
-            if leaf == "text"
-            else ": match a keyword field instead, such as process.command_line"
+        return (
+            f"field '{name}' is a text field, which Elasticsearch EQL cannot query: match a keyword field "
+            "instead, such as process.command_line",
+            False,
         )
-        return f"field '{name}' is a text field, which Elasticsearch EQL cannot query{instead}", False
+    if leaf == _TEXT_MULTI_FIELD_LEAF and _is_ecs_field(parent) and name not in _NOT_TEXT_MULTI_FIELDS:
+        return (
+            f"field '{name}' is the text multi-field of '{parent}', which Elasticsearch EQL cannot query: "
+            f"match '{parent}' instead, with ':' for a case-insensitive match",
+            False,
+        )
     if name in _CASELESS_FIELDS:
         return (
             f"field '{name}' is Elastic Defend's lower-cased sub-field, which eql-stream does not emulate yet: "
