@@ -365,7 +365,8 @@ def _compile(needles: list[bytes], *, once_per_scan: bool = False) -> hyperscan.
 
     By default the hiding escapes (exact) follow the needles, and every
     occurrence is reported. With ``once_per_scan``, only the needles are
-    compiled, and each is reported at most once per scan.
+    compiled, with Hyperscan's single-match flag, which reports each needle
+    at most once per scan.
     """
     if once_per_scan:
         expressions = list(needles)

@@ -84,6 +84,13 @@ class RuleSet:
         """Return the rule ids, in load order."""
         return [compiled.rule.rule_id for compiled in self.rules]
 
+    def describe_names(self, indexes: Sequence[int] | None = None, limit: int = 20) -> str:
+        """Return the names of the rules at ``indexes`` (default: every rule), the first ``limit`` of them, for a log line."""
+        positions = range(len(self.rules)) if indexes is None else indexes
+        names = [self.rules[index].rule.name for index in positions[:limit]]
+        more = f", and {len(positions) - limit} more" if len(positions) > limit else ""
+        return ", ".join(names) + more
+
     @property
     def typed_fields(self) -> list[str]:
         """Return the numeric, boolean and IP fields that some rule reads, each once, in load order.

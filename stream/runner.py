@@ -125,11 +125,10 @@ def _load_rules(settings: ServiceSettings, *, report_problems: bool = True) -> R
     for compiled in rule_set.rules:
         for warning in rule_warnings(compiled.rule, compiled.query.syntax):
             logger.log(warning_level, "%s", warning)
-    names = [compiled.rule.name for compiled in rule_set.rules]
-    listed = ", ".join(names[:LOGGED_RULE_NAMES])
-    if len(names) > LOGGED_RULE_NAMES:
-        listed += f", and {len(names) - LOGGED_RULE_NAMES} more (every name at DEBUG level)"
-        logger.debug("loaded rules: %s", ", ".join(names))
+    listed = rule_set.describe_names(limit=LOGGED_RULE_NAMES)
+    if len(rule_set) > LOGGED_RULE_NAMES:
+        listed += " (every name at DEBUG level)"
+        logger.debug("loaded rules: %s", rule_set.describe_names(limit=len(rule_set)))
     logger.info(
         "loaded %d %s (%d failed to load or compile): %s",
         len(rule_set), "rule" if len(rule_set) == 1 else "rules", len(failed), listed,

@@ -196,7 +196,7 @@ class DetectionService:
         elif not self._prefilter.enabled:
             logger.info(
                 "prefilter selects rules but skips no message: %d rules have no text that every match must contain: %s",
-                len(self._prefilter.always), _describe_rules(self._rules, self._prefilter.always),
+                len(self._prefilter.always), self._rules.describe_names(self._prefilter.always),
             )
 
         try:
@@ -867,13 +867,6 @@ class DetectionService:
             return
         since = f" ({held_back} more with this code since the last such line)" if held_back else ""
         logger.warning("Kafka client reports (will retry): %s%s", error, since)
-
-
-def _describe_rules(rule_set: RuleSet, indexes: Sequence[int], limit: int = 20) -> str:
-    """Return the names of the rules at ``indexes``, the first ``limit`` of them."""
-    names = [rule_set.rules[index].rule.name for index in indexes[:limit]]
-    more = f", and {len(indexes) - limit} more" if len(indexes) > limit else ""
-    return ", ".join(names) + more
 
 
 def _describe_partitions(partitions: list[TopicPartition]) -> str:

@@ -139,3 +139,17 @@ def test_rule_without_failing_function_keeps_matcher() -> None:
 
     # No function of this rule can report a problem, so it is evaluated without collecting them.
     assert rule_set._matchers == ((compiled, compiled.query.matches),)
+
+
+@pytest.mark.parametrize(
+    ("indexes", "limit", "expected"),
+    [
+        pytest.param(None, 20, "command-line query 1, command-line query 2, command-line query 3", id="every-rule"),
+        pytest.param([2, 0], 20, "command-line query 3, command-line query 1", id="selected-rules"),
+        pytest.param(None, 1, "command-line query 1, and 2 more", id="over-the-limit"),
+    ],
+)
+def test_rule_set_describe_names(indexes: list[int] | None, limit: int, expected: str) -> None:
+    rule_set, _ = load_rule_set(queries=['process where process.name : "a"', "process where true", "any where true"])
+
+    assert rule_set.describe_names(indexes, limit) == expected

@@ -105,7 +105,7 @@ def builtin_field_spec(name: str, ignore_above: int = DEFAULT_IGNORE_ABOVE) -> F
         return FieldSpec(FieldKind.IP)
     if name in _WILDCARD_FIELDS or name.endswith(_WILDCARD_SUFFIXES):
         return FieldSpec(FieldKind.WILDCARD)
-    if name.split(".", 1)[0] in _ECS_NAMESPACES:
+    if _is_ecs_field(name):
         return FieldSpec(FieldKind.KEYWORD, ignore_above)
     return FieldSpec(FieldKind.DYNAMIC)
 
@@ -203,12 +203,12 @@ class FieldTypeError(DecodeError):
 
     def __init__(self, field_name: str, value: Any, expected: str) -> None:
         # JSON, as the value was written in the event, with anything JSON cannot show in Python's form.
-        shown = json.dumps(value, ensure_ascii=False, default=repr)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        value_text = json.dumps(value, ensure_ascii=False, default=repr)
+        if len(value_text) > 80:
+            value_text = value_text[:77] + "..."
         super().__init__(
             "invalid_field_type",
-            f"field {field_name!r} contains {shown}, but its mapping needs {expected}",
+            f"field {field_name!r} contains {value_text}, but its mapping needs {expected}",
         )
 
 

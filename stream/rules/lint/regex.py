@@ -215,11 +215,11 @@ class _RegexReview:
     def _reasons(self) -> list[str]:
         reasons = []
         if self._anchors:
-            what = "is a literal character in Lucene, not an anchor"
+            meaning = "is a literal character in Lucene, not an anchor"
             if len(self._anchors) > 1:
-                what = "are literal characters in Lucene, not anchors"
+                meaning = "are literal characters in Lucene, not anchors"
             reasons.append(
-                f"{_quoted_list(self._anchors)} {what}, because a Lucene pattern always matches the whole value"
+                f"{_quoted_list(self._anchors)} {meaning}, because a Lucene pattern always matches the whole value"
             )
         if self._shorthands:
             noun, article = ("class", "a ") if len(self._shorthands) == 1 else ("classes", "")
