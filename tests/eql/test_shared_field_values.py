@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 
 from testdata import DATA_DIR, load_jsonl
+from stream.eql import compile_query
+from stream.eql.codegen import share_field_values
 from stream.errors import DecodeError
 from stream.ruleset import RuleSet, load_rule_set
 
@@ -94,3 +97,19 @@ def test_prebuilt_process_rules_match_as_alone(shared_dir: Path) -> None:
         assert shared == _outcome(rule_set, event, shared=False), event
         matched += len(shared) if isinstance(shared, list) else 0
     assert matched > 0
+
+
+def test_sharing_block_stays_in_its_thread() -> None:
+    # A block open in this thread must not hand its values to an evaluation in another thread.
+    query = compile_query('process where process.name : "net.exe"')
+    results: list[bool] = []
+
+    with share_field_values():
+        assert query.matches({"event": {"category": "process"}, "process": {"name": "net.exe"}})
+        worker = threading.Thread(
+            target=lambda: results.append(query.matches({"event": {"category": "process"}, "process": {"name": "cmd.exe"}}))
+        )
+        worker.start()
+        worker.join()
+
+    assert results == [False]
