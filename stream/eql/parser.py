@@ -10,20 +10,19 @@ from __future__ import annotations
 
 from stream.eql import ast
 from stream.eql.functions import canonical_function_name, supports_case_insensitive
-from stream.eql.lexer import KEYWORDS, Lexer, Token, TokenKind
+from stream.eql.lexer import Lexer, Token, TokenKind
+from stream.eql.parse_hints import (
+    COMPARISON_OPERATORS,
+    MATCH_KEYWORDS,
+    is_upper_case_keyword,
+    keyword_case_message,
+    known_mistake,
+    list_comparison_message,
+    misplaced_not_message,
+)
 from stream.errors import QuerySyntaxError, UnsupportedQueryError
 
-_COMPARISON_OPERATORS = frozenset({"==", "!=", "<", "<=", ">", ">="})
-_MATCH_KEYWORDS = frozenset({"like", "like~", "regex", "regex~"})
 _CATEGORY_KINDS = (TokenKind.IDENTIFIER, TokenKind.STRING, TokenKind.QUOTED_IDENTIFIER)
-# Words that, followed by 'of', start a lineage query: a form of endgameinc/eql that Elasticsearch EQL rejects.
-_LINEAGE_WORDS = frozenset({"descendant", "child", "event"})
-
-# Fixes for a parenthesised list written after a comparison operator.
-_LIST_COMPARISON_FIXES = {
-    "==": "to compare with several values, write 'in (...)', or ': (...)' to match case-insensitively",
-    "!=": "to exclude several values, write 'not in (...)'",
-}
 
 
 def parse_query(text: str) -> ast.Query:
@@ -86,23 +85,11 @@ class _Parser:
         that names the fix, located at the token to change. Any other token gets
         ``message`` at the current token.
         """
-        token = self._current
         previous = self._tokens[self._index - 1] if self._index > 0 else None
-
-        if token.kind is TokenKind.KEYWORD and token.text == "of" and previous is not None:
-            if previous.kind is TokenKind.IDENTIFIER and previous.text in _LINEAGE_WORDS:
-                return self._error(
-                    "lineage queries ('descendant of', 'child of', 'event of') are not supported, and "
-                    "Elasticsearch EQL rejects them too: to match the direct parent, use fields such as "
-                    "process.parent.name",
-                    previous,
-                )
-
-        # A word such as 'NOT' may already have been read as a field name, so
-        # the token before the current one is checked as well.
-        for candidate in (token, previous):
-            if candidate is not None and _is_upper_case_keyword(candidate):
-                return self._error(_keyword_case_message(candidate), candidate)
+        mistake = known_mistake(self._current, previous)
+        if mistake is not None:
+            hint, token = mistake
+            return self._error(hint, token)
         return self._error(message)
 
     def _source_between(self, start: Token, end: Token) -> str:
@@ -213,18 +200,15 @@ class _Parser:
         token = self._current
         if token.kind is TokenKind.OPERATOR and token.text == "=":
             raise self._error("'=' is not an EQL operator: use '==' to compare")
-        if token.kind is not TokenKind.OPERATOR or token.text not in _COMPARISON_OPERATORS:
+        if token.kind is not TokenKind.OPERATOR or token.text not in COMPARISON_OPERATORS:
             return left
         self._advance()
         if self._is_operator("(") and self._parenthesis_holds_list():
-            fix = _LIST_COMPARISON_FIXES.get(
-                token.text, "compare with one value at a time and combine the comparisons with 'or'"
-            )
-            raise self._error(f"'{token.text}' takes a single value, not a list: {fix}", token)
+            raise self._error(list_comparison_message(token.text), token)
         right = self._parse_additive()
 
         following = self._current
-        if following.kind is TokenKind.OPERATOR and following.text in _COMPARISON_OPERATORS:
+        if following.kind is TokenKind.OPERATOR and following.text in COMPARISON_OPERATORS:
             raise self._error("chained comparisons are not allowed: combine two comparisons with 'and'")
         return ast.Comparison(token.line, token.column, token.text, left, right)
 
@@ -288,19 +272,16 @@ class _Parser:
                 values = self._parse_value_list(following, require_parentheses=True)
                 positive = ast.Predicate(following.line, following.column, following.text, operand, values)
                 return ast.Not(token.line, token.column, positive)
-            if _takes_not_before_field(following):
-                written = self._source_between(start, token)
-                raise self._error(
-                    f"'not' must come before the condition, not before '{following.text}': write "
-                    f"'not {written} {following.text} ...' (only 'not in' and 'not in~' follow the field)"
-                )
+            misplaced_not = misplaced_not_message(self._source_between(start, token), following)
+            if misplaced_not is not None:
+                raise self._error(misplaced_not)
 
         if token.kind is TokenKind.KEYWORD and token.text in {"in", "in~"}:
             self._advance()
             values = self._parse_value_list(token, require_parentheses=True)
             return ast.Predicate(token.line, token.column, token.text, operand, values)
 
-        if token.kind is TokenKind.KEYWORD and token.text in _MATCH_KEYWORDS or self._is_operator(":"):
+        if token.kind is TokenKind.KEYWORD and token.text in MATCH_KEYWORDS or self._is_operator(":"):
             self._advance()
             values = self._parse_value_list(token, require_parentheses=False)
             return ast.Predicate(token.line, token.column, token.text, operand, values)
@@ -422,8 +403,8 @@ class _Parser:
         base_name = written[:-1] if case_insensitive else written
 
         name = canonical_function_name(base_name)
-        if name is None and _is_upper_case_keyword(token):
-            raise self._error(_keyword_case_message(token), token)
+        if name is None and is_upper_case_keyword(token):
+            raise self._error(keyword_case_message(token), token)
         if name is None:
             raise self._error(f"unknown function '{base_name}'", token)
         if case_insensitive and not supports_case_insensitive(name):
@@ -439,18 +420,3 @@ class _Parser:
         self._expect_operator(")", f"',' or ')' in the arguments of '{name}'")
         return ast.FunctionCall(token.line, token.column, name, tuple(args), case_insensitive)
 
-
-def _is_upper_case_keyword(token: Token) -> bool:
-    """Return whether ``token`` is an identifier that is a keyword when written in lower case, such as ``AND``."""
-    return token.kind is TokenKind.IDENTIFIER and token.text.lower() in KEYWORDS
-
-
-def _keyword_case_message(token: Token) -> str:
-    return f"EQL keywords are lower case: write '{token.text.lower()}' instead of '{token.text}'"
-
-
-def _takes_not_before_field(following: Token) -> bool:
-    """Return whether ``following``, written after 'field not', is an operator that needs 'not' before the field."""
-    if following.kind is TokenKind.KEYWORD:
-        return following.text in _MATCH_KEYWORDS
-    return following.kind is TokenKind.OPERATOR and (following.text == ":" or following.text in _COMPARISON_OPERATORS)
