@@ -109,7 +109,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--events", type=_positive_int, default=FIGURE_EVENTS, help="messages per input topic (default: 1000000)")
     parser.add_argument("--distinct-events", type=_positive_int, default=200_000, help="distinct events generated; the topics repeat them in order up to --events (default: 200000)")
     parser.add_argument("--partitions", type=_positive_int, default=4, help="partitions per input topic (default: 4)")
-    parser.add_argument("--rounds", type=_positive_int, default=2, help="interleaved rounds over all contenders; the best round counts (default: 2)")
+    parser.add_argument("--rounds", type=_positive_int, default=3, help="interleaved rounds over all contenders; the best round counts (default: 3)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the event generator (default: 7)")
     parser.add_argument("--bootstrap-servers", metavar="HOST:PORT", help="use this broker instead of starting one with scripts/kafka-local")
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="duration of the fixed-rate latency run in seconds (default: 20)")
