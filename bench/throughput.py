@@ -488,7 +488,7 @@ def _alert_latencies_ms(bootstrap: str, source_topic: str, alert_topic: str, exp
     message in ``source_topic``, found by the partition and offset headers.
     Reading stops early after 10 s without a message.
     """
-    from stream.service import HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION
+    from stream.producing import HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"latency-reader-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"})
     consumer.subscribe([alert_topic])

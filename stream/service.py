@@ -17,6 +17,8 @@ One loop, one batch at a time:
 Deliveries overlap with the next batches instead of blocking each batch. A
 failed delivery stops the service with a non-zero exit after committing what is
 safe, because librdkafka has already retried it for ``message.timeout.ms``.
+:mod:`stream.producing` produces the records and replaces those that the
+broker rejects for good.
 """
 
 from __future__ import annotations
@@ -24,9 +26,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -44,30 +43,13 @@ from stream.log_throttle import LogThrottle
 from stream.kafka.end_offsets import EndTracker, find_end_offsets
 from stream.metrics import Metrics
 from stream.prefilter import Prefilter
+from stream.producing import RecordProducer
 from stream.ruleset import RuleSet
 
 logger = logging.getLogger(__name__)
 
-# Header names on alert and dead-letter records.
-HEADER_RULE_ID = "eql_stream.rule_id"
-HEADER_SOURCE_TOPIC = "eql_stream.source.topic"
-HEADER_SOURCE_PARTITION = "eql_stream.source.partition"
-HEADER_SOURCE_OFFSET = "eql_stream.source.offset"
-HEADER_ERROR_REASON = "eql_stream.error.reason"
-HEADER_ERROR_MESSAGE = "eql_stream.error.message"
-# On a dead letter whose payload was cut (see SHORTENED_PAYLOAD_BYTES): the whole payload's size in bytes.
-HEADER_PAYLOAD_SIZE = "eql_stream.payload.original_size"
-
-# A dead letter that the producer or the broker rejects for its size is produced again with the key,
-# the service's own headers and only this many first bytes of the payload. So one large bad message
-# cannot stop the stream, and the whole message stays on its input topic.
-SHORTENED_PAYLOAD_BYTES = 1024
-
 EXIT_OK = 0
 EXIT_FAILED = 1
-
-# How much of a dead letter's error message its log line shows; the header holds up to 1000 characters.
-_LOGGED_ERROR_CHARACTERS = 500
 
 # How long after subscribing the service waits for its first partitions before it logs the wait.
 ASSIGNMENT_WAIT_LOG_SECONDS = 10.0
@@ -76,56 +58,6 @@ ASSIGNMENT_WAIT_LOG_SECONDS = 10.0
 # once it was assigned and then lost or revoked, _UNKNOWN_PARTITION when it never was.
 _NOT_ASSIGNED_ERRORS = frozenset({KafkaError._STATE, KafkaError._UNKNOWN_PARTITION})
 
-# Errors with which the producer or the broker rejects one record for good, so retrying cannot help:
-# the record is larger than the producer's message.max.bytes or the topic's max.message.bytes,
-# or it is invalid for the topic. The source message of an alert rejected so is dead-lettered.
-_REJECTED_RECORD_ERRORS = frozenset(
-    {KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD}
-)
-# The size errors among them. A dead letter rejected so is produced again alone, then shortened (see
-# SHORTENED_PAYLOAD_BYTES). INVALID_RECORD (for example a keyless record on a compacted topic)
-# is not about size, so a dead letter rejected with it fails its delivery.
-_SIZE_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
-
-# How long producing one record alone waits for the records queued before it, and for its own
-# delivery, outside a shutdown (which has its own deadline).
-_ALONE_FLUSH_SECONDS = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedAlert:
-    """An alert record that the producer or the broker rejected, with the source message it came from."""
-
-    source: Message
-    rule_id: str
-    rule_name: str
-    size: int
-    error: str
-    # The source partition's generation in the offset tracker when the alert was produced.
-    generation: int
-
-    def describe(self, output_topic: str) -> str:
-        """Return the dead letter's error message: what was rejected and how to fix it."""
-        return (
-            f"the alert of rule {self.rule_name!r} ({self.rule_id}, {self.size} bytes) was rejected for topic "
-            f"{output_topic!r}: {self.error}. Raise that topic's max.message.bytes, and message.max.bytes in "
-            f"--kafka-config if the alert exceeds it, then produce this dead letter to the input topic again"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedDeadLetter:
-    """A dead letter that the broker rejected for its size, to be produced again alone or shortened."""
-
-    source: Message
-    reason: str
-    error_message: str
-    error: str
-    # The source partition's generation in the offset tracker when the dead letter was produced.
-    generation: int
-    # Whether the rejected record was sent in a batch of its own. The broker checks max.message.bytes
-    # against a whole batch, so a record rejected among others may fit alone.
-    sent_alone: bool
 
 class DetectionService:
     """The consume, evaluate, produce and commit loop (see the module docstring)."""
@@ -144,27 +76,17 @@ class DetectionService:
         self._prefilter = Prefilter.for_queries(c.query for c in rule_set.rules) if settings.prefilter else None
         self._prefiltered: Counter[str] = Counter()
         self._end_tracker: EndTracker | None = None
-        # librdkafka repeats transient errors (such as a broker being down) often, and a bad
-        # producer can send a dead letter per message, so each kind is logged at most every 30 s.
+        # librdkafka repeats transient errors (such as a broker being down) often, so each kind is
+        # logged at most every 30 s.
         self._kafka_error_log = LogThrottle()
-        self._dead_letter_log = LogThrottle()
         # A rule that divides by a field's value can meet the same problem on every event, so per rule id.
         self._evaluation_problem_log = LogThrottle()
         # Totals since start, for the last log line: consumed, prefiltered, alerts, dead_lettered.
         self._totals: Counter[str] = Counter()
-        # Alerts rejected in delivery reports, dead-lettered once the producer's poll has returned.
-        self._rejected_alerts: list[RejectedAlert] = []
-        # Dead letters rejected for their size in delivery reports, produced again (alone, or shortened)
-        # once the poll has returned.
-        self._rejected_dead_letters: list[RejectedDeadLetter] = []
         # When the service subscribed, until it first gets partitions or has logged the wait.
         self._waiting_since: float | None = None
         # Set once shutdown has waited for deliveries and committed, just before the consumer closes.
         self._closing = False
-        # Alerts the broker acknowledged since the last count, by rule id.
-        self._acknowledged_alerts: Counter[str] = Counter()
-        # While set (a time.monotonic() value), producing into a full local queue gives up at that time.
-        self._produce_deadline: float | None = None
 
         extra = settings.kafka_properties()
         self._consumer = Consumer(
@@ -176,7 +98,8 @@ class DetectionService:
                 error_callback=self._on_kafka_error,
             )
         )
-        self._producer = Producer(producer_config(settings.bootstrap_servers, extra, error_callback=self._on_kafka_error))
+        producer = Producer(producer_config(settings.bootstrap_servers, extra, error_callback=self._on_kafka_error))
+        self._records = RecordProducer(producer, settings, self._offsets, self._tracker, metrics)
 
     # Lifecycle ----------------------------------------------------------------
 
@@ -235,7 +158,7 @@ class DetectionService:
         totals = self._totals
         logger.info(
             "consumed %d messages since start (skipped by the prefilter: %d, alerts produced: %d, dead-lettered: %d)",
-            totals["consumed"], totals["prefiltered"], totals["alerts"], totals["dead_lettered"],
+            totals["consumed"], totals["prefiltered"], totals["alerts"], totals["dead_lettered"] + self._records.replaced_alerts,
         )
 
     def _loop(self) -> None:
@@ -250,7 +173,7 @@ class DetectionService:
             if events:
                 self._process_batch(events)
             else:
-                self._producer.poll(0)
+                self._records.producer.poll(0)
                 self._store_ready_offsets()
                 if self._waiting_since is not None:
                     self._log_long_assignment_wait()
@@ -334,7 +257,7 @@ class DetectionService:
         if self._prefilter is not None:
             self._prefiltered.update(consumed)
             self._prefiltered.subtract(messages[index].topic() for index, _ in to_decode)
-        self._producer.poll(0)
+        self._records.producer.poll(0)
         self._store_ready_offsets()
         self._record_batch_metrics(len(messages), consumed, dead_letters, started)
 
@@ -392,40 +315,23 @@ class DetectionService:
             # Each record is encoded before the next is built, so the records may share the event's values.
             alerts = self._rules.alerts_for(event, SourceRef.kafka(topic, partition, offset), selected, copy_source=False)
         except DecodeError as exc:
-            self._dead_letter(message, exc.reason, exc.message)
+            self._records.dead_letter(message, exc.reason, exc.message)
             dead_letters[exc.reason] += 1
             return
         except RuleEvaluationError as exc:
             # A rule bug must neither stop the stream nor lose the message.
             logger.error("evaluation failed for %s/%d/%d: %s", topic, partition, offset, exc, exc_info=exc.cause)
             self._metrics.rule_evaluation_errors.labels(rule_id=exc.rule_id).inc()
-            self._dead_letter(message, "evaluation_failed", str(exc))
+            self._records.dead_letter(message, "evaluation_failed", str(exc))
             dead_letters["evaluation_failed"] += 1
             return
         if self._rules.last_problems:
             self._report_evaluation_problems(topic, partition, offset)
 
         for compiled, alert in alerts:
-            rule_id = compiled.rule.rule_id
-            headers = [
-                (HEADER_RULE_ID, rule_id),
-                (HEADER_SOURCE_TOPIC, topic),
-                (HEADER_SOURCE_PARTITION, str(partition)),
-                (HEADER_SOURCE_OFFSET, str(offset)),
-            ]
             value = self._codecs.encode_alert(alert)
-            on_delivery = self._alert_delivery_callback(message, rule_id, compiled.rule.name, len(value), timestamp)
-            try:
-                self._produce(message, self._settings.output_topic, alert["kibana.alert.uuid"], value, headers, on_delivery)
-            except KafkaException as exc:
-                if error_code(exc) not in _REJECTED_RECORD_ERRORS:
-                    raise
-                # The alert was rejected before it was queued, so it gets no delivery report: the
-                # dead letter produced next takes over from its record.
-                self._offsets.acknowledge((topic, partition), offset)
-                generation = self._offsets.generation((topic, partition))
-                rejected = RejectedAlert(message, rule_id, compiled.rule.name, len(value), exc.args[0].str(), generation)
-                self._dead_letter(message, "alert_rejected", rejected.describe(self._settings.output_topic))
+            rule = compiled.rule
+            if not self._records.alert(message, rule.rule_id, rule.name, alert["kibana.alert.uuid"], value, timestamp):
                 dead_letters["alert_rejected"] += 1
 
     def _report_evaluation_problems(self, topic: str, partition: int, offset: int) -> None:
@@ -446,243 +352,6 @@ class DetectionService:
                 compiled.rule.display_name, rule_id, topic, partition, offset, problem.describe(), since, extra=fields,
             )
 
-    def _alert_delivery_callback(
-        self, message: Message, rule_id: str, rule_name: str, size: int, timestamp_ms: int | None
-    ) -> Callable[[KafkaError | None, Message], None]:
-        """Return the delivery callback of one alert record produced for ``message``.
-
-        A rejected alert is set aside for :meth:`_dead_letter_rejected_alerts`
-        instead of failing the partition. Its record stays unacknowledged until
-        then, so the source message's offset is not stored before its dead letter is delivered.
-        """
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        acknowledge = self._tracker.callback(topic, partition, offset, timestamp_ms, True)
-        generation = self._offsets.generation((topic, partition))
-
-        def on_delivery(error: KafkaError | None, record: Message) -> None:
-            if error is not None and error.code() in _REJECTED_RECORD_ERRORS:
-                self._rejected_alerts.append(RejectedAlert(message, rule_id, rule_name, size, error.str(), generation))
-                return
-            if error is None:
-                self._acknowledged_alerts[rule_id] += 1
-            acknowledge(error, record)
-
-        return on_delivery
-
-    def _dead_letter_rejected_alerts(self) -> int:
-        """Dead-letter the source message of every alert rejected since the last call; return how many.
-
-        Runs outside the producer's callbacks, because producing may have to
-        serve delivery reports to make room in the local queue.
-        """
-        rejected, self._rejected_alerts = self._rejected_alerts, []
-        output_topic = self._settings.output_topic
-
-        def dead_letter(item: RejectedAlert) -> None:
-            self._dead_letter(item.source, "alert_rejected", item.describe(output_topic))
-            self._metrics.count_dead_letter("alert_rejected", 1)
-            self._totals["dead_lettered"] += 1
-
-        return self._replace_rejected(rejected, "the dead letter", dead_letter)
-
-    def _retry_rejected_dead_letters(self) -> int:
-        """Produce again every dead letter the broker rejected for its size since the last call; return how many.
-
-        A dead letter rejected in a batch with other records is first produced
-        again whole, in a batch of its own. One rejected alone is produced
-        shortened (see :meth:`_shortened_dead_letter`), alone too. Runs outside
-        the producer's callbacks, as :meth:`_dead_letter_rejected_alerts` does.
-        """
-        rejected, self._rejected_dead_letters = self._rejected_dead_letters, []
-
-        def produce_again(item: RejectedDeadLetter) -> None:
-            if item.sent_alone:
-                self._produce_alone(lambda: self._shortened_dead_letter(item.source, item.reason, item.error_message, item.error))
-            else:
-                self._produce_alone(lambda: self._dead_letter(item.source, item.reason, item.error_message, sent_alone=True))
-
-        return self._replace_rejected(rejected, "the dead letter", produce_again)
-
-    def _produce_alone(self, produce: Callable[[], None]) -> None:
-        """Run ``produce``, which queues one record, so that the record goes to the broker in a batch of its own.
-
-        The records queued before it are delivered first, and the record's own
-        delivery report is served before this returns. Each wait ends at the
-        shutdown deadline while one is set, else after ``_ALONE_FLUSH_SECONDS``.
-        """
-        def timeout() -> float:
-            if self._produce_deadline is None:
-                return _ALONE_FLUSH_SECONDS
-            return max(0.0, self._produce_deadline - time.monotonic())
-
-        self._producer.flush(timeout())
-        produce()
-        self._producer.flush(timeout())
-
-    def _replace_rejected(self, rejected: Sequence[Any], replacement: str, produce: Callable[[Any], None]) -> int:
-        """Call ``produce`` for each rejected record (with ``source`` and ``generation``); return how many there were.
-
-        A record whose partition is no longer assigned as it was is skipped,
-        because the consumer that reads its message again handles it. Once
-        ``produce`` has queued the replacement, the rejected record is
-        acknowledged, so that the replacement keeps the source offset from
-        being stored. A failure to produce is recorded as the fatal error
-        instead of raised, because this also runs during shutdown; the
-        rejected record then stays unacknowledged.
-        """
-        for item in rejected:
-            source = item.source
-            key = (source.topic(), source.partition())
-            where = f"{source.topic()}/{source.partition()}/{source.offset()}"
-            if not self._offsets.is_current(key, item.generation):
-                logger.info(
-                    "not producing %s of %s: the partition is no longer assigned as it was, and the message will be read again",
-                    replacement, where,
-                )
-                continue
-            try:
-                produce(item)
-            except (KafkaException, BufferError) as exc:
-                logger.error("producing %s of %s failed: %s", replacement, where, exc)
-                self._fatal_error = f"producing a dead letter failed: {exc}"
-                continue
-            self._offsets.acknowledge(key, source.offset())
-        return len(rejected)
-
-    def _dead_letter(self, message: Message, reason: str, error_message: str, *, sent_alone: bool = False) -> None:
-        """Produce ``message`` to its dead-letter topic with the reason and the error message in headers.
-
-        When the producer rejects the record for its size, it is produced
-        again at once with a shortened payload (see :meth:`_shortened_dead_letter`).
-        A size rejection in the delivery report is handled later by
-        :meth:`_retry_rejected_dead_letters`. ``sent_alone`` is true when the
-        caller produces the record in a batch of its own, as that method does.
-
-        Raises:
-            KafkaException: the producer rejected the record for another
-                reason, or rejected the shortened record too.
-        """
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        if not sent_alone:
-            self._log_dead_letter(message, reason, error_message)
-        headers = list(message.headers() or [])
-        headers += self._dead_letter_headers(message, reason, error_message)
-        acknowledge = self._tracker.callback(topic, partition, offset, None, False)
-        generation = self._offsets.generation((topic, partition))
-
-        def on_delivery(error: KafkaError | None, record: Message) -> None:
-            if error is not None and error.code() in _SIZE_ERRORS:
-                rejected = RejectedDeadLetter(message, reason, error_message, error.str(), generation, sent_alone)
-                self._rejected_dead_letters.append(rejected)
-                return
-            acknowledge(error, record)
-
-        dead_letter_topic = self._settings.dead_letter_topic_for(topic)
-        try:
-            self._produce(message, dead_letter_topic, message.key(), message.value(), headers, tracker_callback=on_delivery)
-        except KafkaException as exc:
-            if error_code(exc) not in _SIZE_ERRORS:
-                raise
-            # Larger than the producer's message.max.bytes, and rejected before it was queued, so it
-            # gets no delivery report: the shortened dead letter takes over from its record.
-            self._offsets.acknowledge((topic, partition), offset)
-            self._produce_alone(lambda: self._shortened_dead_letter(message, reason, error_message, exc.args[0].str()))
-
-    def _shortened_dead_letter(self, message: Message, reason: str, error_message: str, rejection: str) -> None:
-        """Produce the dead letter of ``message`` with only the first ``SHORTENED_PAYLOAD_BYTES`` of its payload.
-
-        The record keeps the key and the service's headers, not the source's
-        own headers, and gets ``HEADER_PAYLOAD_SIZE``. ``rejection`` is the
-        error with which the whole dead letter was rejected.
-
-        Raises:
-            KafkaException: the producer rejected the shortened record too.
-        """
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        dead_letter_topic = self._settings.dead_letter_topic_for(topic)
-        payload = message.value() or b""
-        note = (
-            f" [payload cut to its first {min(len(payload), SHORTENED_PAYLOAD_BYTES)} of {len(payload)} bytes, because "
-            f"the whole dead letter was rejected: {rejection}. The whole message is at {topic}/{partition}/{offset}]"
-        )
-        held_back = self._dead_letter_log.admit("shortened")
-        if held_back is not None:
-            since = f" ({held_back} more since the last such line)" if held_back else ""
-            logger.error(
-                "the dead letter of %s/%d/%d (%d bytes of payload) was rejected for topic %r: %s. Producing it again with "
-                "the first %d bytes of the payload. To keep whole payloads, raise max.message.bytes of that topic, and "
-                "message.max.bytes in --kafka-config when the payload exceeds it%s",
-                topic, partition, offset, len(payload), dead_letter_topic, rejection, SHORTENED_PAYLOAD_BYTES, since,
-            )
-
-        headers = self._dead_letter_headers(message, reason, error_message[: 1000 - len(note)] + note)
-        headers.append((HEADER_PAYLOAD_SIZE, str(len(payload))))
-        acknowledge = self._tracker.callback(topic, partition, offset, None, False)
-
-        def on_delivery(error: KafkaError | None, record: Message) -> None:
-            held_back = self._dead_letter_log.admit("shortened_rejected") if error is not None and error.code() in _SIZE_ERRORS else None
-            if held_back is not None:
-                # The delivery failure stops the service, which cannot move past the message without losing it.
-                logger.error(
-                    "the shortened dead letter of %s/%d/%d was rejected for topic %r too, in a batch of its own: %s. Raise "
-                    "that topic's max.message.bytes (a shortened dead letter needs about %d bytes plus its key), then restart%s",
-                    topic, partition, offset, dead_letter_topic, error.str(), SHORTENED_PAYLOAD_BYTES + 2048,
-                    f" ({held_back} more since the last such line)" if held_back else "",
-                )
-            acknowledge(error, record)
-
-        shortened = payload[:SHORTENED_PAYLOAD_BYTES]
-        self._produce(message, dead_letter_topic, message.key(), shortened, headers, tracker_callback=on_delivery)
-
-    @staticmethod
-    def _dead_letter_headers(message: Message, reason: str, error_message: str) -> list[tuple[str, Any]]:
-        """Return the service's headers of a dead letter of ``message``."""
-        return [
-            (HEADER_ERROR_REASON, reason),
-            (HEADER_ERROR_MESSAGE, error_message[:1000]),
-            (HEADER_SOURCE_TOPIC, message.topic()),
-            (HEADER_SOURCE_PARTITION, str(message.partition())),
-            (HEADER_SOURCE_OFFSET, str(message.offset())),
-        ]
-
-    def _log_dead_letter(self, message: Message, reason: str, error_message: str) -> None:
-        """Log a dead letter, at most one line per reason every 30 s.
-
-        The source and the reason are also record attributes, which
-        ``--log-format json`` writes as fields of their own.
-        """
-        held_back = self._dead_letter_log.admit(reason)
-        if held_back is None:
-            return
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        since = f" ({held_back} more with this reason since the last such line)" if held_back else ""
-        logged_message = error_message
-        if len(logged_message) > _LOGGED_ERROR_CHARACTERS:
-            logged_message = logged_message[:_LOGGED_ERROR_CHARACTERS] + "..."
-        fields = {"dead_letter_reason": reason, "source_topic": topic, "source_partition": partition, "source_offset": offset}
-        logger.warning("dead-lettered %s/%d/%d, reason %s: %s%s", topic, partition, offset, reason, logged_message, since, extra=fields)
-
-    def _produce(
-        self,
-        source: Message,
-        topic: str,
-        key: Any,
-        value: Any,
-        headers: list[tuple[str, Any]],
-        tracker_callback: Callable[..., None],
-    ) -> None:
-        # When produce raises, the record stays counted and unacknowledged, so the source offset is never stored.
-        self._offsets.add_record((source.topic(), source.partition()), source.offset())
-        while True:
-            try:
-                self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=tracker_callback)
-                return
-            except BufferError:
-                if self._produce_deadline is not None and time.monotonic() >= self._produce_deadline:
-                    raise
-                # The local queue is full: serve delivery reports to make room, then retry.
-                self._producer.poll(0.1)
-
     def _store_ready_offsets(self, *, replace_rejected: bool = True) -> None:
         """Store the offsets that every delivery report so far allows; stop on a failed delivery.
 
@@ -692,8 +361,8 @@ class DetectionService:
         rejected dead letters again.
         """
         if replace_rejected:
-            self._dead_letter_rejected_alerts()
-            self._retry_rejected_dead_letters()
+            self._records.replace_rejected()
+            self._take_records_fatal_error()
         acknowledged_at = time.time()
         for timestamp_ms in self._tracker.take_alert_timestamps():
             self._metrics.observe_alert_latency(timestamp_ms, acknowledged_at)
@@ -728,12 +397,14 @@ class DetectionService:
                 self._end_tracker.record(key, offset)
 
     def _count_acknowledged_alerts(self) -> None:
-        if not self._acknowledged_alerts:
-            return
-        acknowledged, self._acknowledged_alerts = self._acknowledged_alerts, Counter()
-        for rule_id, count in acknowledged.items():
+        for rule_id, count in self._records.take_acknowledged_alerts().items():
             self._metrics.alerts_produced.labels(rule_id=rule_id).inc(count)
             self._totals["alerts"] += count
+
+    def _take_records_fatal_error(self) -> None:
+        """Stop the service when a replacement record could not be produced (see :class:`RecordProducer`)."""
+        if self._records.fatal_error is not None and self._fatal_error is None:
+            self._fatal_error = self._records.fatal_error
 
     def _wait_for_deliveries(self, timeout: float) -> int:
         """Serve delivery reports until none is outstanding or ``timeout`` seconds passed, then store offsets.
@@ -741,21 +412,8 @@ class DetectionService:
         Returns the number of records still undelivered. The dead letters of
         alerts rejected during the wait share the same ``timeout``.
         """
-        deadline = time.monotonic() + timeout
-        remaining = self._producer.flush(timeout)
-        # A rejected alert becomes a dead letter, which may be rejected and produced again, alone and
-        # then shortened. Each round moves every rejected record one step on, so the loop ends.
-        # A full local queue must not hold the dead letters past the deadline either.
-        self._produce_deadline = deadline
-        try:
-            while (self._rejected_alerts or self._rejected_dead_letters) and time.monotonic() < deadline:
-                self._dead_letter_rejected_alerts()
-                self._retry_rejected_dead_letters()
-                remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
-        finally:
-            self._produce_deadline = None
-        # Records rejected too late to be replaced stay unacknowledged, so their offsets are not stored.
-        remaining += len(self._rejected_alerts) + len(self._rejected_dead_letters)
+        remaining = self._records.flush(timeout)
+        self._take_records_fatal_error()
         if remaining:
             logger.error("%d records were still undelivered after %.0f s; their offsets are not stored", remaining, timeout)
         self._store_ready_offsets(replace_rejected=False)

@@ -11,7 +11,8 @@ from stream.config_loading import load_settings
 from stream.health import HealthState
 from stream.metrics import Metrics
 from stream.ruleset import load_rule_set
-from stream.service import DetectionService, RejectedAlert
+from stream.producing import RejectedAlert
+from stream.service import DetectionService
 
 
 class _SlowFlushProducer:
@@ -36,10 +37,10 @@ def test_wait_for_deliveries_one_timeout(kafka_bootstrap, service_topics_factory
     flags = {"bootstrap_servers": kafka_bootstrap, "input_topics": [topics.input], "output_topic": topics.output, "group_id": kafka_group_id}
     metrics = Metrics(CollectorRegistry())
     service = DetectionService(load_settings(flags, {}, None), load_rule_set()[0], metrics, HealthState(ready_gauge=metrics.ready))
-    producer = _SlowFlushProducer(service._producer)
-    service._producer = producer  # type: ignore[assignment]
+    producer = _SlowFlushProducer(service._records.producer)
+    service._records.producer = producer  # type: ignore[assignment]
     # As if an alert had been rejected during the first flush, which used the whole timeout.
-    service._rejected_alerts = [RejectedAlert(_SourceMessage(), "rule-id", "rule", 2_000_000, "MSG_SIZE_TOO_LARGE", 0)]  # type: ignore[arg-type]
+    service._records.rejected_alerts = [RejectedAlert(_SourceMessage(), "rule-id", "rule", 2_000_000, "MSG_SIZE_TOO_LARGE", 0)]  # type: ignore[arg-type]
 
     started = time.monotonic()
     try:
@@ -50,7 +51,7 @@ def test_wait_for_deliveries_one_timeout(kafka_bootstrap, service_topics_factory
     # No time is left for the rejected alert's dead letter, so it is not produced and counts as undelivered.
     assert undelivered == 2
     assert producer.flush_timeouts == [0.5]
-    assert service._rejected_alerts != []
+    assert service._records.rejected_alerts != []
     assert time.monotonic() - started < 0.9
 
 
@@ -101,8 +102,8 @@ def test_wait_for_deliveries_full_queue_keeps_deadline() -> None:
     metrics = Metrics(CollectorRegistry())
     service = DetectionService(load_settings(flags, {}, None), load_rule_set()[0], metrics, HealthState(ready_gauge=metrics.ready))
     consumer = service._consumer
-    service._producer = _FullQueueProducer()  # type: ignore[assignment]
-    service._rejected_alerts = [RejectedAlert(_SourceMessage(), "rule-id", "rule", 2_000_000, "MSG_SIZE_TOO_LARGE", 0)]  # type: ignore[arg-type]
+    service._records.producer = _FullQueueProducer()  # type: ignore[assignment]
+    service._records.rejected_alerts = [RejectedAlert(_SourceMessage(), "rule-id", "rule", 2_000_000, "MSG_SIZE_TOO_LARGE", 0)]  # type: ignore[arg-type]
 
     started = time.monotonic()
     try:

@@ -1,0 +1,452 @@
+"""The service's output: alert and dead-letter records, and what happens when the broker rejects one.
+
+Every record is produced for one source message, and the offset tracker
+counts it until its delivery report arrives, so that no stored offset passes
+a message whose records are not all acknowledged.
+
+A record can be rejected for good, before it is queued or in its delivery
+report (for example, larger than the topic's ``max.message.bytes``). Such a
+record must neither stop the stream nor lose its message:
+
+- a rejected alert is replaced by a dead letter of its source message, whose
+  error message names what was rejected and how to fix it;
+- a dead letter rejected for its size is produced again in a batch of its own,
+  because the broker checks the limit against a whole batch, and then with only
+  the first ``SHORTENED_PAYLOAD_BYTES`` of its payload.
+
+Replacements are produced outside the producer's callbacks, by
+:meth:`RecordProducer.replace_rejected`, because producing may have to serve
+delivery reports to make room in the local queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from stream.config import ServiceSettings
+from stream.kafka.clients import error_code
+from stream.kafka.delivery import DeliveryTracker
+from stream.kafka.offsets import OffsetTracker
+from stream.log_throttle import LogThrottle
+from stream.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+# Header names on alert and dead-letter records.
+HEADER_RULE_ID = "eql_stream.rule_id"
+HEADER_SOURCE_TOPIC = "eql_stream.source.topic"
+HEADER_SOURCE_PARTITION = "eql_stream.source.partition"
+HEADER_SOURCE_OFFSET = "eql_stream.source.offset"
+HEADER_ERROR_REASON = "eql_stream.error.reason"
+HEADER_ERROR_MESSAGE = "eql_stream.error.message"
+# On a dead letter whose payload was cut (see SHORTENED_PAYLOAD_BYTES): the whole payload's size in bytes.
+HEADER_PAYLOAD_SIZE = "eql_stream.payload.original_size"
+
+# A dead letter that the producer or the broker rejects for its size is produced again with the key,
+# the service's own headers and only this many first bytes of the payload. So one large bad message
+# cannot stop the stream, and the whole message stays on its input topic.
+SHORTENED_PAYLOAD_BYTES = 1024
+
+# How much of a dead letter's error message its log line shows; the header holds up to 1000 characters.
+_LOGGED_ERROR_CHARACTERS = 500
+
+# Errors with which the producer or the broker rejects one record for good, so retrying cannot help:
+# the record is larger than the producer's message.max.bytes or the topic's max.message.bytes,
+# or it is invalid for the topic. The source message of an alert rejected so is dead-lettered.
+REJECTED_RECORD_ERRORS = frozenset(
+    {KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD}
+)
+# The size errors among them. A dead letter rejected so is produced again alone, then shortened (see
+# SHORTENED_PAYLOAD_BYTES). INVALID_RECORD (for example a keyless record on a compacted topic)
+# is not about size, so a dead letter rejected with it fails its delivery.
+_SIZE_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
+
+# How long producing one record alone waits for the records queued before it, and for its own
+# delivery, outside a shutdown (which has its own deadline).
+_ALONE_FLUSH_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedAlert:
+    """An alert record that the producer or the broker rejected, with the source message it came from."""
+
+    source: Message
+    rule_id: str
+    rule_name: str
+    size: int
+    error: str
+    # The source partition's generation in the offset tracker when the alert was produced.
+    generation: int
+
+    def describe(self, output_topic: str) -> str:
+        """Return the dead letter's error message: what was rejected and how to fix it."""
+        return (
+            f"the alert of rule {self.rule_name!r} ({self.rule_id}, {self.size} bytes) was rejected for topic "
+            f"{output_topic!r}: {self.error}. Raise that topic's max.message.bytes, and message.max.bytes in "
+            f"--kafka-config if the alert exceeds it, then produce this dead letter to the input topic again"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedDeadLetter:
+    """A dead letter that the broker rejected for its size, to be produced again alone or shortened."""
+
+    source: Message
+    reason: str
+    error_message: str
+    error: str
+    # The source partition's generation in the offset tracker when the dead letter was produced.
+    generation: int
+    # Whether the rejected record was sent in a batch of its own. The broker checks max.message.bytes
+    # against a whole batch, so a record rejected among others may fit alone.
+    sent_alone: bool
+
+
+class RecordProducer:
+    """The producer of alert and dead-letter records for source messages, which replaces those rejected for good.
+
+    Each record is counted in the offset tracker before it is queued, and its
+    delivery report acknowledges it there (see :class:`DeliveryTracker`).
+    ``fatal_error`` is set, instead of an exception raised, when a
+    replacement cannot be produced, because replacements are also produced
+    during shutdown.
+    """
+
+    def __init__(
+        self,
+        producer: Producer,
+        settings: ServiceSettings,
+        offsets: OffsetTracker,
+        tracker: DeliveryTracker,
+        metrics: Metrics,
+    ) -> None:
+        self.producer = producer
+        self.fatal_error: str | None = None
+        # Source messages of alerts rejected in delivery reports that got a dead letter instead, since start.
+        self.replaced_alerts = 0
+        self._settings = settings
+        self._offsets = offsets
+        self._tracker = tracker
+        self._metrics = metrics
+        # A bad producer upstream can send a dead letter per message, so each kind is logged at most every 30 s.
+        self._dead_letter_log = LogThrottle()
+        # Alerts rejected in delivery reports, dead-lettered once the producer's poll has returned.
+        self.rejected_alerts: list[RejectedAlert] = []
+        # Dead letters rejected for their size in delivery reports, produced again (alone, or shortened)
+        # once the poll has returned.
+        self.rejected_dead_letters: list[RejectedDeadLetter] = []
+        # Alerts the broker acknowledged since the last count, by rule id.
+        self._acknowledged_alerts: Counter[str] = Counter()
+        # While set (a time.monotonic() value), producing into a full local queue gives up at that time.
+        self._deadline: float | None = None
+
+    # Alerts -------------------------------------------------------------------
+
+    def alert(
+        self, message: Message, rule_id: str, rule_name: str, key: str, value: bytes, timestamp_ms: int | None
+    ) -> bool:
+        """Produce the alert record ``value`` of rule ``rule_id`` for the source ``message``.
+
+        ``timestamp_ms`` is the source's timestamp, for the latency histogram.
+        Returns False when the producer rejected the record before queueing it
+        (see ``REJECTED_RECORD_ERRORS``): the source message is then
+        dead-lettered with reason ``alert_rejected`` instead.
+
+        Raises:
+            KafkaException: the producer rejected the record for another reason.
+        """
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        headers = [
+            (HEADER_RULE_ID, rule_id),
+            (HEADER_SOURCE_TOPIC, topic),
+            (HEADER_SOURCE_PARTITION, str(partition)),
+            (HEADER_SOURCE_OFFSET, str(offset)),
+        ]
+        on_delivery = self._alert_delivery_callback(message, rule_id, rule_name, len(value), timestamp_ms)
+        try:
+            self._produce(message, self._settings.output_topic, key, value, headers, on_delivery)
+        except KafkaException as exc:
+            if error_code(exc) not in REJECTED_RECORD_ERRORS:
+                raise
+            # The alert was rejected before it was queued, so it gets no delivery report: the
+            # dead letter produced next takes over from its record.
+            self._offsets.acknowledge((topic, partition), offset)
+            generation = self._offsets.generation((topic, partition))
+            rejected = RejectedAlert(message, rule_id, rule_name, len(value), exc.args[0].str(), generation)
+            self.dead_letter(message, "alert_rejected", rejected.describe(self._settings.output_topic))
+            return False
+        return True
+
+    def take_acknowledged_alerts(self) -> Counter[str]:
+        """Return and forget the number of alerts acknowledged since the last call, by rule id."""
+        acknowledged, self._acknowledged_alerts = self._acknowledged_alerts, Counter()
+        return acknowledged
+
+    def _alert_delivery_callback(
+        self, message: Message, rule_id: str, rule_name: str, size: int, timestamp_ms: int | None
+    ) -> Callable[[KafkaError | None, Message], None]:
+        """Return the delivery callback of one alert record produced for ``message``.
+
+        A rejected alert is set aside for :meth:`replace_rejected` instead of
+        failing the partition. Its record stays unacknowledged until then, so
+        the source message's offset is not stored before its dead letter is delivered.
+        """
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        acknowledge = self._tracker.callback(topic, partition, offset, timestamp_ms, True)
+        generation = self._offsets.generation((topic, partition))
+
+        def on_delivery(error: KafkaError | None, record: Message) -> None:
+            if error is not None and error.code() in REJECTED_RECORD_ERRORS:
+                self.rejected_alerts.append(RejectedAlert(message, rule_id, rule_name, size, error.str(), generation))
+                return
+            if error is None:
+                self._acknowledged_alerts[rule_id] += 1
+            acknowledge(error, record)
+
+        return on_delivery
+
+    # Dead letters -------------------------------------------------------------
+
+    def dead_letter(self, message: Message, reason: str, error_message: str, *, sent_alone: bool = False) -> None:
+        """Produce ``message`` to its dead-letter topic with the reason and the error message in headers.
+
+        When the producer rejects the record for its size, it is produced
+        again at once with a shortened payload (see :meth:`_shortened_dead_letter`).
+        A size rejection in the delivery report is handled later by
+        :meth:`replace_rejected`. ``sent_alone`` is true when the caller
+        produces the record in a batch of its own, as that method does.
+
+        Raises:
+            KafkaException: the producer rejected the record for another
+                reason, or rejected the shortened record too.
+        """
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        if not sent_alone:
+            self._log_dead_letter(message, reason, error_message)
+        headers = list(message.headers() or [])
+        headers += _dead_letter_headers(message, reason, error_message)
+        acknowledge = self._tracker.callback(topic, partition, offset, None, False)
+        generation = self._offsets.generation((topic, partition))
+
+        def on_delivery(error: KafkaError | None, record: Message) -> None:
+            if error is not None and error.code() in _SIZE_ERRORS:
+                rejected = RejectedDeadLetter(message, reason, error_message, error.str(), generation, sent_alone)
+                self.rejected_dead_letters.append(rejected)
+                return
+            acknowledge(error, record)
+
+        dead_letter_topic = self._settings.dead_letter_topic_for(topic)
+        try:
+            self._produce(message, dead_letter_topic, message.key(), message.value(), headers, on_delivery)
+        except KafkaException as exc:
+            if error_code(exc) not in _SIZE_ERRORS:
+                raise
+            # Larger than the producer's message.max.bytes, and rejected before it was queued, so it
+            # gets no delivery report: the shortened dead letter takes over from its record.
+            self._offsets.acknowledge((topic, partition), offset)
+            rejection = exc.args[0].str()
+            self._produce_alone(lambda: self._shortened_dead_letter(message, reason, error_message, rejection))
+
+    def _shortened_dead_letter(self, message: Message, reason: str, error_message: str, rejection: str) -> None:
+        """Produce the dead letter of ``message`` with only the first ``SHORTENED_PAYLOAD_BYTES`` of its payload.
+
+        The record keeps the key and the service's headers, not the source's
+        own headers, and gets ``HEADER_PAYLOAD_SIZE``. ``rejection`` is the
+        error with which the whole dead letter was rejected.
+
+        Raises:
+            KafkaException: the producer rejected the shortened record too.
+        """
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        dead_letter_topic = self._settings.dead_letter_topic_for(topic)
+        payload = message.value() or b""
+        note = (
+            f" [payload cut to its first {min(len(payload), SHORTENED_PAYLOAD_BYTES)} of {len(payload)} bytes, because "
+            f"the whole dead letter was rejected: {rejection}. The whole message is at {topic}/{partition}/{offset}]"
+        )
+        held_back = self._dead_letter_log.admit("shortened")
+        if held_back is not None:
+            since = f" ({held_back} more since the last such line)" if held_back else ""
+            logger.error(
+                "the dead letter of %s/%d/%d (%d bytes of payload) was rejected for topic %r: %s. Producing it again with "
+                "the first %d bytes of the payload. To keep whole payloads, raise max.message.bytes of that topic, and "
+                "message.max.bytes in --kafka-config when the payload exceeds it%s",
+                topic, partition, offset, len(payload), dead_letter_topic, rejection, SHORTENED_PAYLOAD_BYTES, since,
+            )
+
+        headers = _dead_letter_headers(message, reason, error_message[: 1000 - len(note)] + note)
+        headers.append((HEADER_PAYLOAD_SIZE, str(len(payload))))
+        acknowledge = self._tracker.callback(topic, partition, offset, None, False)
+
+        def on_delivery(error: KafkaError | None, record: Message) -> None:
+            held_back = self._dead_letter_log.admit("shortened_rejected") if error is not None and error.code() in _SIZE_ERRORS else None
+            if held_back is not None:
+                # The delivery failure stops the service, which cannot move past the message without losing it.
+                logger.error(
+                    "the shortened dead letter of %s/%d/%d was rejected for topic %r too, in a batch of its own: %s. Raise "
+                    "that topic's max.message.bytes (a shortened dead letter needs about %d bytes plus its key), then restart%s",
+                    topic, partition, offset, dead_letter_topic, error.str(), SHORTENED_PAYLOAD_BYTES + 2048,
+                    f" ({held_back} more since the last such line)" if held_back else "",
+                )
+            acknowledge(error, record)
+
+        shortened = payload[:SHORTENED_PAYLOAD_BYTES]
+        self._produce(message, dead_letter_topic, message.key(), shortened, headers, on_delivery)
+
+    def _log_dead_letter(self, message: Message, reason: str, error_message: str) -> None:
+        """Log a dead letter, at most one line per reason every 30 s.
+
+        The source and the reason are also record attributes, which
+        ``--log-format json`` writes as fields of their own.
+        """
+        held_back = self._dead_letter_log.admit(reason)
+        if held_back is None:
+            return
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        since = f" ({held_back} more with this reason since the last such line)" if held_back else ""
+        logged_message = error_message
+        if len(logged_message) > _LOGGED_ERROR_CHARACTERS:
+            logged_message = logged_message[:_LOGGED_ERROR_CHARACTERS] + "..."
+        fields = {"dead_letter_reason": reason, "source_topic": topic, "source_partition": partition, "source_offset": offset}
+        logger.warning("dead-lettered %s/%d/%d, reason %s: %s%s", topic, partition, offset, reason, logged_message, since, extra=fields)
+
+    # Rejected records -----------------------------------------------------------
+
+    @property
+    def has_rejected(self) -> bool:
+        """Whether a rejected alert or dead letter waits for :meth:`replace_rejected`."""
+        return bool(self.rejected_alerts or self.rejected_dead_letters)
+
+    def replace_rejected(self) -> None:
+        """Dead-letter the source of every alert rejected since the last call, and produce rejected dead letters again.
+
+        A dead letter rejected in a batch with other records is first produced
+        again whole, in a batch of its own. One rejected alone is produced
+        shortened (see :meth:`_shortened_dead_letter`), alone too.
+        """
+        rejected_alerts, self.rejected_alerts = self.rejected_alerts, []
+        output_topic = self._settings.output_topic
+
+        def dead_letter(item: RejectedAlert) -> None:
+            self.dead_letter(item.source, "alert_rejected", item.describe(output_topic))
+            self._metrics.count_dead_letter("alert_rejected", 1)
+            self.replaced_alerts += 1
+
+        self._replace(rejected_alerts, "the dead letter", dead_letter)
+
+        rejected_dead_letters, self.rejected_dead_letters = self.rejected_dead_letters, []
+
+        def produce_again(item: RejectedDeadLetter) -> None:
+            if item.sent_alone:
+                self._produce_alone(lambda: self._shortened_dead_letter(item.source, item.reason, item.error_message, item.error))
+            else:
+                self._produce_alone(lambda: self.dead_letter(item.source, item.reason, item.error_message, sent_alone=True))
+
+        self._replace(rejected_dead_letters, "the dead letter", produce_again)
+
+    def flush(self, timeout: float) -> int:
+        """Serve delivery reports and replace rejected records until none is outstanding or ``timeout`` seconds passed.
+
+        Returns the number of records still undelivered, rejected records
+        that could not be replaced in time included. The replacements share
+        the same ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        remaining = self.producer.flush(timeout)
+        # A rejected alert becomes a dead letter, which may be rejected and produced again, alone and
+        # then shortened. Each round moves every rejected record one step on, so the loop ends.
+        # A full local queue must not hold the dead letters past the deadline either.
+        self._deadline = deadline
+        try:
+            while self.has_rejected and time.monotonic() < deadline:
+                self.replace_rejected()
+                remaining = self.producer.flush(max(0.0, deadline - time.monotonic()))
+        finally:
+            self._deadline = None
+        # Records rejected too late to be replaced stay unacknowledged, so their offsets are not stored.
+        return remaining + len(self.rejected_alerts) + len(self.rejected_dead_letters)
+
+    def _replace(self, rejected: Sequence[Any], replacement: str, produce: Callable[[Any], None]) -> None:
+        """Call ``produce`` for each rejected record (with ``source`` and ``generation``).
+
+        A record whose partition is no longer assigned as it was is skipped,
+        because the consumer that reads its message again handles it. Once
+        ``produce`` has queued the replacement, the rejected record is
+        acknowledged, so that the replacement keeps the source offset from
+        being stored. A failure to produce is recorded as ``fatal_error``
+        instead of raised; the rejected record then stays unacknowledged.
+        """
+        for item in rejected:
+            source = item.source
+            key = (source.topic(), source.partition())
+            where = f"{source.topic()}/{source.partition()}/{source.offset()}"
+            if not self._offsets.is_current(key, item.generation):
+                logger.info(
+                    "not producing %s of %s: the partition is no longer assigned as it was, and the message will be read again",
+                    replacement, where,
+                )
+                continue
+            try:
+                produce(item)
+            except (KafkaException, BufferError) as exc:
+                logger.error("producing %s of %s failed: %s", replacement, where, exc)
+                self.fatal_error = f"producing a dead letter failed: {exc}"
+                continue
+            self._offsets.acknowledge(key, source.offset())
+
+    # Producing ------------------------------------------------------------------
+
+    def _produce(
+        self,
+        source: Message,
+        topic: str,
+        key: Any,
+        value: Any,
+        headers: list[tuple[str, Any]],
+        on_delivery: Callable[..., None],
+    ) -> None:
+        # When produce raises, the record stays counted and unacknowledged, so the source offset is never stored.
+        self._offsets.add_record((source.topic(), source.partition()), source.offset())
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                return
+            except BufferError:
+                if self._deadline is not None and time.monotonic() >= self._deadline:
+                    raise
+                # The local queue is full: serve delivery reports to make room, then retry.
+                self.producer.poll(0.1)
+
+    def _produce_alone(self, produce: Callable[[], None]) -> None:
+        """Run ``produce``, which queues one record, so that the record goes to the broker in a batch of its own.
+
+        The records queued before it are delivered first, and the record's own
+        delivery report is served before this returns. Each wait ends at the
+        deadline of :meth:`flush` while one is set, else after ``_ALONE_FLUSH_SECONDS``.
+        """
+        def timeout() -> float:
+            if self._deadline is None:
+                return _ALONE_FLUSH_SECONDS
+            return max(0.0, self._deadline - time.monotonic())
+
+        self.producer.flush(timeout())
+        produce()
+        self.producer.flush(timeout())
+
+
+def _dead_letter_headers(message: Message, reason: str, error_message: str) -> list[tuple[str, Any]]:
+    """Return the service's headers of a dead letter of ``message``."""
+    return [
+        (HEADER_ERROR_REASON, reason),
+        (HEADER_ERROR_MESSAGE, error_message[:1000]),
+        (HEADER_SOURCE_TOPIC, message.topic()),
+        (HEADER_SOURCE_PARTITION, str(message.partition())),
+        (HEADER_SOURCE_OFFSET, str(message.offset())),
+    ]
