@@ -50,3 +50,17 @@ def memory_mb(pid: int) -> tuple[float, float] | None:
     if "VmRSS" not in fields or "VmHWM" not in fields:
         return None
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """Return (busy, total) CPU seconds of the whole machine since boot, over all cores, from /proc/stat.
+
+    Idle and I/O-wait time count as not busy.
+    """
+    with open("/proc/stat") as handle:
+        fields = [int(value) for value in handle.readline().split()[1:]]
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    # The first eight fields run from user to steal. Guest time is already counted in user.
+    total = sum(fields[:8]) / ticks_per_second
+    idle = (fields[3] + fields[4]) / ticks_per_second
+    return total - idle, total

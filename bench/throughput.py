@@ -66,6 +66,7 @@ if str(_REPOSITORY_ROOT) not in sys.path:
 
 from bench.events import generate_process_events  # noqa: E402
 from bench.metrics_text import histogram_buckets, histogram_quantile, metric_total, percentile  # noqa: E402
+from bench.procstat import child_pids, cpu_seconds, machine_cpu_seconds  # noqa: E402
 from bench.service_run import READY_METRIC, SAMPLE_INTERVAL_S, ServiceRun, steady_cores, steady_rate  # noqa: E402
 from bench.kafka_setup import (  # noqa: E402
     RawConsumeResult,
@@ -413,6 +414,42 @@ class LatencyResult:
     histogram_p99_ms: float | None
     peak_rss_mb: float | None
     note: str = ""
+    # CPU cores used while the events were produced, by part: "service", "broker" (None when this
+    # script did not start it), "benchmark" (this process: the producer and the service sampler) and
+    # "machine" (all processes on the machine, out of its cores).
+    cores: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds used so far by the service's processes, the broker, this process and the whole machine."""
+
+    taken_at: float
+    service_s: float
+    broker_s: float | None
+    benchmark_s: float
+    machine_busy_s: float
+
+    @classmethod
+    def take(cls, service_pid: int, broker_pid: int | None) -> CpuSnapshot:
+        """Read the CPU times now; the broker's is None when ``broker_pid`` is None or the process is gone."""
+        service = sum(seconds for pid in child_pids(service_pid) if (seconds := cpu_seconds(pid)) is not None)
+        broker = cpu_seconds(broker_pid) if broker_pid is not None else None
+        busy, _ = machine_cpu_seconds()
+        return cls(time.perf_counter(), service, broker, time.process_time(), busy)
+
+    def cores_since(self, earlier: CpuSnapshot) -> dict[str, float | None]:
+        """Return the cores each part used between ``earlier`` and this snapshot (CPU seconds per second)."""
+        seconds = self.taken_at - earlier.taken_at
+        broker = None
+        if self.broker_s is not None and earlier.broker_s is not None:
+            broker = (self.broker_s - earlier.broker_s) / seconds
+        return {
+            "service": (self.service_s - earlier.service_s) / seconds,
+            "broker": broker,
+            "benchmark": (self.benchmark_s - earlier.benchmark_s) / seconds,
+            "machine": (self.machine_busy_s - earlier.machine_busy_s) / seconds,
+        }
 
 
 def measure_latency(
@@ -433,7 +470,9 @@ def measure_latency(
     run = ServiceRun.start(arguments, context.work_dir / f"{name}.log")
     try:
         _wait_until_ready(run, 90.0)
+        before = CpuSnapshot.take(run.process.pid, context.broker_pid)
         produced = produce_paced(context.bootstrap, topic, values, rate_eps, duration_s)
+        cores = CpuSnapshot.take(run.process.pid, context.broker_pid).cores_since(before)
         drained = _wait_until_consumed(run, produced.sent, 120.0)
         time.sleep(3 * SAMPLE_INTERVAL_S)
         metrics_text = run.metrics_text
@@ -458,6 +497,7 @@ def measure_latency(
         histogram_p99_ms=None if histogram_p99 is None else histogram_p99 * 1000,
         peak_rss_mb=max(run.peak_rss_mb.values(), default=None),
         note=note,
+        cores=cores,
     )
 
 
@@ -681,8 +721,8 @@ def format_table(summary: dict[str, Any]) -> str:
             f"latency at {latency['rate_eps']:.0f} ev/s ({latency['alerts']} alerts): "
             f"p50 {_number(latency['p50_ms'], '.1f')} ms, p99 {_number(latency['p99_ms'], '.1f')} ms, "
             f"max {_number(latency['max_ms'], '.1f')} ms from record timestamps; "
-            f"histogram p50 {_number(latency['histogram_p50_ms'], '.1f')} ms, p99 {_number(latency['histogram_p99_ms'], '.1f')} ms "
-            f"{latency['note']}",
+            f"histogram p50 {_number(latency['histogram_p50_ms'], '.1f')} ms, p99 {_number(latency['histogram_p99_ms'], '.1f')} ms; "
+            f"{_describe_cores(latency.get('cores') or {})} {latency['note']}",
         ]
 
     if summary["rules"]:
@@ -820,8 +860,15 @@ def _measure_rules_if_present(context: BenchContext, arguments: argparse.Namespa
 def _describe_latency(result: LatencyResult) -> str:
     return (
         f"{result.rate_eps:.0f} ev/s (aimed at {result.target_rate_eps:.0f}), {result.alerts} alerts, "
-        f"p50 {_number(result.p50_ms, '.0f')} ms, p99 {_number(result.p99_ms, '.0f')} ms {result.note}"
+        f"p50 {_number(result.p50_ms, '.0f')} ms, p99 {_number(result.p99_ms, '.0f')} ms; {_describe_cores(result.cores)} "
+        f"{result.note}"
     ).strip()
+
+
+def _describe_cores(cores: dict[str, float | None]) -> str:
+    """Return the cores by part as text, such as ``cores: service 0.61, broker 0.40, ...``."""
+    parts = ", ".join(f"{part} {_number(value, '.2f')}" for part, value in cores.items())
+    return f"cores: {parts}" if parts else "cores: n/a"
 
 
 def _describe(measurement: Measurement) -> str:

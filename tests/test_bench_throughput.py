@@ -183,6 +183,34 @@ def test_cpu_seconds_of_this_process() -> None:
     assert procstat.cpu_seconds(2**22 + 1) is None
 
 
+def test_machine_cpu_seconds_counts_every_core() -> None:
+    busy_before, total_before = procstat.machine_cpu_seconds()
+    time.sleep(0.2)
+    busy_after, total_after = procstat.machine_cpu_seconds()
+
+    assert 0 <= busy_after - busy_before <= total_after - total_before
+    assert total_after - total_before == pytest.approx(0.2 * os.cpu_count(), abs=0.1 * os.cpu_count())
+
+
+def test_cpu_snapshot_cores_by_part() -> None:
+    earlier = throughput.CpuSnapshot(taken_at=10.0, service_s=1.0, broker_s=5.0, benchmark_s=2.0, machine_busy_s=100.0)
+    later = throughput.CpuSnapshot(taken_at=12.0, service_s=2.2, broker_s=5.8, benchmark_s=3.0, machine_busy_s=103.6)
+
+    cores = later.cores_since(earlier)
+
+    assert cores == {
+        "service": pytest.approx(0.6), "broker": pytest.approx(0.4), "benchmark": pytest.approx(0.5), "machine": pytest.approx(1.8)
+    }
+
+
+def test_cpu_snapshot_without_broker() -> None:
+    earlier = throughput.CpuSnapshot(taken_at=0.0, service_s=0.0, broker_s=None, benchmark_s=0.0, machine_busy_s=0.0)
+    later = throughput.CpuSnapshot(taken_at=1.0, service_s=0.5, broker_s=None, benchmark_s=0.1, machine_busy_s=0.9)
+
+    assert later.cores_since(earlier)["broker"] is None
+    assert "broker n/a" in throughput._describe_cores(later.cores_since(earlier))
+
+
 @pytest.mark.parametrize(
     ("available", "expected"),
     [(0, []), (1, [1]), (5, [1, 5]), (100, [1, 10, 100]), (488, [1, 10, 100, 488])],
@@ -248,6 +276,7 @@ def test_parse_arguments_defaults() -> None:
     assert arguments.events == 1_000_000
     assert arguments.distinct_events == 200_000
     assert arguments.partitions == 4
+    assert arguments.rounds == 3
     assert arguments.bootstrap_servers is None
     assert arguments.json is False
     assert arguments.memory_run is False
