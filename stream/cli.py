@@ -13,12 +13,12 @@ from pathlib import Path
 import orjson
 
 from stream import __version__
+from stream.codecs.avro_codec import is_object_container
 from stream.config import CASE_FOLDING_HELP, INDEX_MODE_HELP, KEYWORD_IGNORE_ABOVE_HELP, match_options
 from stream.eql import MatchOptions
-from stream.eql.fields import DEFAULT_IGNORE_ABOVE
+from stream.eql.mapping import DEFAULT_IGNORE_ABOVE
 from stream.errors import ConfigError, EqlStreamError
 from stream.logging_setup import configure_logging
-from stream.codecs.avro_codec import is_object_container
 from stream.replay import ReplaySummary, replay_object_container, replay_stream
 from stream.rules.lint import rule_warnings
 from stream.ruleset import RuleReport, RuleSet, load_rule_set

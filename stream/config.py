@@ -27,7 +27,7 @@ from pydantic_settings import (
 )
 
 from stream.eql import FieldSchema, MatchOptions
-from stream.eql.fields import DEFAULT_IGNORE_ABOVE, LOGSDB_IGNORE_ABOVE
+from stream.eql.mapping import DEFAULT_IGNORE_ABOVE, LOGSDB_IGNORE_ABOVE
 
 
 __all__ = [

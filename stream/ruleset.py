@@ -18,8 +18,9 @@ from stream.alerts import AlertBuilder, SourceRef
 from stream.eql import CompiledQuery, MatchOptions, compile_query
 from stream.eql import ast
 from stream.eql.codegen import share_field_values
-from stream.eql.fields import FieldSpec, Getter
+from stream.eql.fields import Getter
 from stream.eql.functions import FUNCTIONS
+from stream.eql.mapping import FieldSpec
 from stream.eql.values import EvaluationProblem, collect_problems
 from stream.errors import DecodeError, EqlStreamError, QueryError, RuleEvaluationError, RuleLoadError
 from stream.rules import Rule

@@ -14,8 +14,9 @@ from typing import Any
 
 from stream.eql.ast import Query
 from stream.eql.compiler import MatchOptions, Matcher, TypeCheck, compile_condition
-from stream.eql.fields import FieldSchema, FieldTypeError
+from stream.eql.fields import FieldTypeError
 from stream.eql.literals import literal_alternatives, necessary_literals
+from stream.eql.mapping import FieldSchema
 from stream.eql.parser import parse_query
 from stream.errors import QueryError
 

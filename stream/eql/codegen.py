@@ -19,8 +19,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from stream.eql import ast
-from stream.eql.fields import FieldKind, canonical_ip_text, make_value_getter
+from stream.eql.fields import make_value_getter
+from stream.eql.ip import canonical_ip_text
 from stream.eql.literals import selectivity_rank
+from stream.eql.mapping import FieldKind
 from stream.eql.wildcard import compile_patterns, has_wildcard
 
 Matcher = Callable[[Any], bool]

@@ -21,10 +21,12 @@ from typing import Any
 
 from stream.eql import ast
 from stream.eql import functions as fn
-from stream.eql.fields import FieldKind, FieldSchema, FieldSpec, Getter, ip_sort_key, make_value_getter, unqueryable_field_reason
 from stream.eql.codegen import MatcherGenerator
 from stream.eql.comparisons import _ORDERING, _compare_constants, _dynamic_test
+from stream.eql.fields import Getter, make_value_getter
+from stream.eql.ip import ip_sort_key
 from stream.eql.literals import selectivity_rank
+from stream.eql.mapping import FieldKind, FieldSchema, FieldSpec, unqueryable_field_reason
 from stream.eql.predicates import compile_membership, compile_text_predicate, ip_terms
 from stream.eql.text import eql_literal, folding_function
 from stream.eql.values import CompiledValue, Event, call_value, constant_value, field_value

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from stream.eql import ast
-from stream.eql.fields import FieldKind
 from stream.eql.lucene_regex import LuceneRegexError, necessary_substrings
+from stream.eql.mapping import FieldKind
 from stream.eql.text import fold_ascii
 
 Literals = frozenset[str] | None

@@ -12,9 +12,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from stream.eql.fields import FieldKind, Getter, canonical_ip_text, parse_ip_term
+from stream.eql.fields import Getter
 from stream.eql.functions import cidr_match, text_of, to_number
+from stream.eql.ip import canonical_ip_text, parse_ip_term
 from stream.eql.lucene_regex import LuceneRegexError, compile_lucene_regex
+from stream.eql.mapping import FieldKind
 from stream.eql.text import eql_literal, fold_ascii, java_equals_ignore_case
 from stream.eql.values import CompiledValue, Event
 from stream.eql.wildcard import compile_patterns, has_wildcard

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any, TypeVar
 
-from stream.eql.fields import FieldSpec, Getter
+from stream.eql.fields import Getter
+from stream.eql.mapping import FieldSpec
 
 Event = Mapping[str, Any]
 Candidates = Callable[[Event], list[Any]]

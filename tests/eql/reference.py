@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stream.eql import ast
-from stream.eql.fields import FieldKind, builtin_field_spec
+from stream.eql.mapping import FieldKind, builtin_field_spec
 
 __all__ = [
     "NotCovered",

@@ -15,7 +15,7 @@ import re
 import pytest
 
 from stream.eql import QueryError, compile_query
-from stream.eql.fields import canonical_ip_text, ip_sort_key
+from stream.eql.ip import canonical_ip_text, ip_sort_key
 
 
 def _event(address: object) -> dict[str, object]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from stream.eql import compile_query
-from stream.eql.fields import FieldKind, FieldTypeError, builtin_field_spec
+from stream.eql.fields import FieldTypeError
+from stream.eql.mapping import FieldKind, builtin_field_spec
 
 
 def _event(pid: object) -> dict[str, object]:

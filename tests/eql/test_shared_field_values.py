@@ -14,8 +14,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from testdata import DATA_DIR, load_jsonl
 from stream.eql import compile_query
 from stream.eql.codegen import share_field_values

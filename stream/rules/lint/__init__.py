@@ -12,7 +12,7 @@ The checks, one module of this package each:
   because the category test compares that word with ``event.category``
   exactly.
 * Misspelt field (``fields``): a field that is neither in the shipped process
-  event schema nor typed by :func:`stream.eql.fields.builtin_field_spec`, and
+  event schema nor typed by :func:`stream.eql.mapping.builtin_field_spec`, and
   that differs from a schema field by a likely typo. Such a field has no value
   in events, and Elasticsearch rejects a rule whose field no index maps unless
   it is written ``?field``. eql-stream has no full list of ECS fields, so

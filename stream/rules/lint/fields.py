@@ -7,7 +7,7 @@ import functools
 
 from stream.codecs.avro_schema import PROCESS_EVENT_SCHEMA, ecs_field_names, load_shipped_schema
 from stream.eql.ast import Query
-from stream.eql.fields import WILDCARD_FIELDS, FieldKind, builtin_field_spec
+from stream.eql.mapping import WILDCARD_FIELDS, FieldKind, builtin_field_spec
 from stream.rules.lint._syntax import iter_fields
 from stream.rules.model import Rule
 
@@ -27,7 +27,7 @@ def known_field_names() -> frozenset[str]:
 
     They are the leaf fields of the shipped process event schema, under
     their ECS names (``@timestamp``, not ``timestamp``), and the fields that
-    :mod:`stream.eql.fields` maps as wildcard by full name.
+    :mod:`stream.eql.mapping` maps as wildcard by full name.
 
     Raises:
         ConfigError: the shipped schema cannot be loaded (broken package data).
@@ -41,7 +41,7 @@ def misspelt_field_warnings(rule: Rule, query: Query) -> list[str]:
 
     A field gets a warning when it is not written ``?field``, is not in
     :func:`known_field_names`, gets no type from
-    :func:`~stream.eql.fields.builtin_field_spec` (such as ``process.pgid``,
+    :func:`~stream.eql.mapping.builtin_field_spec` (such as ``process.pgid``,
     a number by its leaf name), and a known field with the same number of
     segments matches it, ignoring case, in every segment but one. That
     segment must start with the same character as the known field's and
