@@ -61,6 +61,6 @@ def machine_cpu_seconds() -> tuple[float, float]:
         fields = [int(value) for value in handle.readline().split()[1:]]
     ticks_per_second = os.sysconf("SC_CLK_TCK")
     # The first eight fields run from user to steal. Guest time is already counted in user.
-    total = sum(fields[:8]) / ticks_per_second
-    idle = (fields[3] + fields[4]) / ticks_per_second
-    return total - idle, total
+    total_ticks = sum(fields[:8])
+    busy_ticks = total_ticks - fields[3] - fields[4]
+    return busy_ticks / ticks_per_second, total_ticks / ticks_per_second

@@ -235,9 +235,27 @@ def _measurement_from_run(contender: str, run: ServiceRun, events: int) -> Measu
 # Contenders --------------------------------------------------------------------------------------------------
 
 
+def service_prefetch_settings() -> dict[str, Any]:
+    """Return the prefetch settings of the service's consumer, which the bare consumers use too.
+
+    With librdkafka's default ``fetch.queue.backoff.ms`` of 1 s, a partition
+    whose prefetch queue filled up is not fetched again for a second. A fast
+    consumer then empties the queue and waits for most of that second, which
+    cost the bare consumer up to two thirds of its rate in some rounds and
+    none in others. With the service's settings every contender fetches alike.
+    """
+    from stream.kafka.clients import consumer_config
+
+    config = consumer_config("unused:9092", "unused", {})
+    return {key: config[key] for key in ("fetch.queue.backoff.ms", "queued.max.messages.kbytes")}
+
+
 def measure_raw(context: BenchContext) -> Measurement:
     """Measure contender (a): a bare consumer that reads the JSON topic, ``eps`` from its first batch to its last message."""
-    result = consume_raw(context.bootstrap, context.json_topic, context.next_name("raw"), context.events, context.broker_pid)
+    result = consume_raw(
+        context.bootstrap, context.json_topic, context.next_name("raw"), context.events, context.broker_pid,
+        consumer_settings=service_prefetch_settings(),
+    )
     return _measurement_from_raw("raw", result)
 
 
@@ -266,11 +284,9 @@ def measure_raw_scan(context: BenchContext) -> Measurement:
     def scan(messages: list[Message]) -> object:
         return prefilter.select_batch([value or b"" for value in map(Message.value, messages)])
 
-    # The service's prefetch settings: with librdkafka's default backoff of 1 s, a consumer slower than the
-    # fetcher lets its full queue run dry (see stream/kafka/clients.py).
     result = consume_raw(
         context.bootstrap, context.json_topic, context.next_name("raw-scan"), context.events, context.broker_pid,
-        inspect_batch=scan, consumer_settings={"fetch.queue.backoff.ms": 10, "queued.max.messages.kbytes": 16384},
+        inspect_batch=scan, consumer_settings=service_prefetch_settings(),
     )
     return _measurement_from_raw("raw_scan", result)
 
