@@ -8,11 +8,12 @@ A record can be rejected for good, before it is queued or in its delivery
 report (for example, larger than the topic's ``max.message.bytes``). Such a
 record must neither stop the stream nor lose its message:
 
-- a rejected alert is replaced by a dead letter of its source message, whose
-  error message names what was rejected and how to fix it;
-- a dead letter rejected for its size is produced again in a batch of its own,
-  because the broker checks the limit against a whole batch, and then with only
-  the first ``SHORTENED_PAYLOAD_BYTES`` of its payload.
+- a record rejected among others is produced again in a batch of its own,
+  because the broker checks its limits against a whole batch;
+- an alert rejected alone is replaced by a dead letter of its source message,
+  whose error message names what was rejected and how to fix it;
+- a dead letter rejected alone for its size is produced again with only the
+  first ``SHORTENED_PAYLOAD_BYTES`` of its payload.
 
 Replacements are produced outside the producer's callbacks, by
 :meth:`RecordProducer.replace_rejected`, because producing may have to serve
@@ -31,11 +32,10 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from stream.config import ServiceSettings
-from stream.kafka.clients import error_code
+from stream.kafka.clients import LIBRDKAFKA_MESSAGE_MAX_BYTES, error_code
 from stream.kafka.delivery import DeliveryTracker
 from stream.kafka.offsets import OffsetTracker
 from stream.log_throttle import LogThrottle
-from stream.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,13 @@ class RejectedAlert:
     error: str
     # The source partition's generation in the offset tracker when the alert was produced.
     generation: int
+    # The record itself, kept to produce it again alone when it was rejected in a batch with others
+    # (the broker checks max.message.bytes and the record rules against a whole batch). None when
+    # the record is not to be produced again.
+    key: str | None = None
+    value: bytes | None = None
+    timestamp_ms: int | None = None
+    sent_alone: bool = False
 
     def describe(self, output_topic: str) -> str:
         """Return the dead letter's error message: what was rejected and how to fix it."""
@@ -125,16 +132,13 @@ class RecordProducer:
         settings: ServiceSettings,
         offsets: OffsetTracker,
         tracker: DeliveryTracker,
-        metrics: Metrics,
     ) -> None:
         self.producer = producer
         self.fatal_error: str | None = None
-        # Source messages of alerts rejected in delivery reports that got a dead letter instead, since start.
-        self.replaced_alerts = 0
         self._settings = settings
+        self._message_max_bytes = settings.kafka_properties().get("message.max.bytes", LIBRDKAFKA_MESSAGE_MAX_BYTES)
         self._offsets = offsets
         self._tracker = tracker
-        self._metrics = metrics
         # A bad producer upstream can send a dead letter per message, so each kind is logged at most every 30 s.
         self._dead_letter_log = LogThrottle()
         # Alerts rejected in delivery reports, dead-lettered once the producer's poll has returned.
@@ -142,8 +146,9 @@ class RecordProducer:
         # Dead letters rejected for their size in delivery reports, produced again (alone, or shortened)
         # once the poll has returned.
         self.rejected_dead_letters: list[RejectedDeadLetter] = []
-        # Alerts the broker acknowledged since the last count, by rule id.
+        # Alerts the broker acknowledged since the last count, by rule id, and dead letters by reason.
         self._acknowledged_alerts: Counter[str] = Counter()
+        self._acknowledged_dead_letters: Counter[str] = Counter()
         # While set (a time.monotonic() value), producing into a full local queue gives up at that time.
         self._deadline: float | None = None
 
@@ -151,17 +156,30 @@ class RecordProducer:
 
     def alert(
         self, message: Message, rule_id: str, rule_name: str, key: str, value: bytes, timestamp_ms: int | None
-    ) -> bool:
+    ) -> None:
         """Produce the alert record ``value`` of rule ``rule_id`` for the source ``message``.
 
         ``timestamp_ms`` is the source's timestamp, for the latency histogram.
-        Returns False when the producer rejected the record before queueing it
-        (see ``REJECTED_RECORD_ERRORS``): the source message is then
-        dead-lettered with reason ``alert_rejected`` instead.
+        When the producer rejects the record before queueing it (see
+        ``REJECTED_RECORD_ERRORS``), the source message is dead-lettered with
+        reason ``alert_rejected`` instead.
 
         Raises:
             KafkaException: the producer rejected the record for another reason.
         """
+        self._produce_alert(message, rule_id, rule_name, key, value, timestamp_ms, sent_alone=False)
+
+    def _produce_alert(
+        self,
+        message: Message,
+        rule_id: str,
+        rule_name: str,
+        key: str,
+        value: bytes,
+        timestamp_ms: int | None,
+        *,
+        sent_alone: bool,
+    ) -> None:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         headers = [
             (HEADER_RULE_ID, rule_id),
@@ -169,7 +187,7 @@ class RecordProducer:
             (HEADER_SOURCE_PARTITION, str(partition)),
             (HEADER_SOURCE_OFFSET, str(offset)),
         ]
-        on_delivery = self._alert_delivery_callback(message, rule_id, rule_name, len(value), timestamp_ms)
+        on_delivery = self._alert_delivery_callback(message, rule_id, rule_name, key, value, timestamp_ms, sent_alone)
         try:
             self._produce(message, self._settings.output_topic, key, value, headers, on_delivery)
         except KafkaException as exc:
@@ -179,24 +197,39 @@ class RecordProducer:
             # dead letter produced next takes over from its record.
             self._offsets.acknowledge((topic, partition), offset)
             generation = self._offsets.generation((topic, partition))
-            rejected = RejectedAlert(message, rule_id, rule_name, len(value), exc.args[0].str(), generation)
+            rejected = RejectedAlert(message, rule_id, rule_name, len(value), self._local_rejection(exc), generation)
             self.dead_letter(message, "alert_rejected", rejected.describe(self._settings.output_topic))
-            return False
-        return True
 
     def take_acknowledged_alerts(self) -> Counter[str]:
         """Return and forget the number of alerts acknowledged since the last call, by rule id."""
         acknowledged, self._acknowledged_alerts = self._acknowledged_alerts, Counter()
         return acknowledged
 
+    def take_acknowledged_dead_letters(self) -> Counter[str]:
+        """Return and forget the number of dead letters acknowledged since the last call, by reason.
+
+        A dead letter counts once, when the broker has stored it, whether
+        whole or shortened.
+        """
+        acknowledged, self._acknowledged_dead_letters = self._acknowledged_dead_letters, Counter()
+        return acknowledged
+
     def _alert_delivery_callback(
-        self, message: Message, rule_id: str, rule_name: str, size: int, timestamp_ms: int | None
+        self,
+        message: Message,
+        rule_id: str,
+        rule_name: str,
+        key: str,
+        value: bytes,
+        timestamp_ms: int | None,
+        sent_alone: bool,
     ) -> Callable[[KafkaError | None, Message], None]:
         """Return the delivery callback of one alert record produced for ``message``.
 
         A rejected alert is set aside for :meth:`replace_rejected` instead of
         failing the partition. Its record stays unacknowledged until then, so
-        the source message's offset is not stored before its dead letter is delivered.
+        the source message's offset is not stored before the alert, produced
+        again alone, or its dead letter is delivered.
         """
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         acknowledge = self._tracker.callback(topic, partition, offset, timestamp_ms, True)
@@ -204,7 +237,10 @@ class RecordProducer:
 
         def on_delivery(error: KafkaError | None, record: Message) -> None:
             if error is not None and error.code() in REJECTED_RECORD_ERRORS:
-                self.rejected_alerts.append(RejectedAlert(message, rule_id, rule_name, size, error.str(), generation))
+                rejected = RejectedAlert(
+                    message, rule_id, rule_name, len(value), error.str(), generation, key, value, timestamp_ms, sent_alone
+                )
+                self.rejected_alerts.append(rejected)
                 return
             if error is None:
                 self._acknowledged_alerts[rule_id] += 1
@@ -240,6 +276,8 @@ class RecordProducer:
                 rejected = RejectedDeadLetter(message, reason, error_message, error.str(), generation, sent_alone)
                 self.rejected_dead_letters.append(rejected)
                 return
+            if error is None:
+                self._acknowledged_dead_letters[reason] += 1
             acknowledge(error, record)
 
         dead_letter_topic = self._settings.dead_letter_topic_for(topic)
@@ -251,7 +289,7 @@ class RecordProducer:
             # Larger than the producer's message.max.bytes, and rejected before it was queued, so it
             # gets no delivery report: the shortened dead letter takes over from its record.
             self._offsets.acknowledge((topic, partition), offset)
-            rejection = exc.args[0].str()
+            rejection = self._local_rejection(exc)
             self._produce_alone(lambda: self._shortened_dead_letter(message, reason, error_message, rejection))
 
     def _shortened_dead_letter(self, message: Message, reason: str, error_message: str, rejection: str) -> None:
@@ -269,7 +307,8 @@ class RecordProducer:
         payload = message.value() or b""
         note = (
             f" [payload cut to its first {min(len(payload), SHORTENED_PAYLOAD_BYTES)} of {len(payload)} bytes, because "
-            f"the whole dead letter was rejected: {rejection}. The whole message is at {topic}/{partition}/{offset}]"
+            f"the whole dead letter was rejected: {rejection}. To replay the message, copy it whole from "
+            f"{topic}/{partition}/{offset}: this cut copy is not valid input]"
         )
         held_back = self._dead_letter_log.admit("shortened")
         if held_back is not None:
@@ -295,6 +334,8 @@ class RecordProducer:
                     topic, partition, offset, dead_letter_topic, error.str(), SHORTENED_PAYLOAD_BYTES + 2048,
                     f" ({held_back} more since the last such line)" if held_back else "",
                 )
+            if error is None:
+                self._acknowledged_dead_letters[reason] += 1
             acknowledge(error, record)
 
         shortened = payload[:SHORTENED_PAYLOAD_BYTES]
@@ -325,21 +366,31 @@ class RecordProducer:
         return bool(self.rejected_alerts or self.rejected_dead_letters)
 
     def replace_rejected(self) -> None:
-        """Dead-letter the source of every alert rejected since the last call, and produce rejected dead letters again.
+        """Replace every alert and dead letter rejected since the last call.
 
-        A dead letter rejected in a batch with other records is first produced
-        again whole, in a batch of its own. One rejected alone is produced
-        shortened (see :meth:`_shortened_dead_letter`), alone too.
+        A record rejected in a batch with other records is first produced
+        again whole, in a batch of its own, because the broker checks its
+        limits against whole batches. An alert rejected alone is replaced by a
+        dead letter of its source message, and a dead letter rejected alone is
+        produced shortened (see :meth:`_shortened_dead_letter`), alone too.
         """
         rejected_alerts, self.rejected_alerts = self.rejected_alerts, []
         output_topic = self._settings.output_topic
 
-        def dead_letter(item: RejectedAlert) -> None:
-            self.dead_letter(item.source, "alert_rejected", item.describe(output_topic))
-            self._metrics.count_dead_letter("alert_rejected", 1)
-            self.replaced_alerts += 1
+        def replace_alert(item: RejectedAlert) -> None:
+            key, value = item.key, item.value
+            if key is not None and value is not None and not item.sent_alone:
+                # Rejected among other records, so it may be accepted in a batch of its own.
+                self._log_alert_produced_alone(item)
+                self._produce_alone(
+                    lambda: self._produce_alert(
+                        item.source, item.rule_id, item.rule_name, key, value, item.timestamp_ms, sent_alone=True
+                    )
+                )
+            else:
+                self.dead_letter(item.source, "alert_rejected", item.describe(output_topic))
 
-        self._replace(rejected_alerts, "the dead letter", dead_letter)
+        self._replace(rejected_alerts, "the rejected alert's replacement", replace_alert)
 
         rejected_dead_letters, self.rejected_dead_letters = self.rejected_dead_letters, []
 
@@ -351,6 +402,20 @@ class RecordProducer:
 
         self._replace(rejected_dead_letters, "the dead letter", produce_again)
 
+    def _log_alert_produced_alone(self, item: RejectedAlert) -> None:
+        """Log, at most once every 30 s, that a rejected alert is produced again in a batch of its own."""
+        held_back = self._dead_letter_log.admit("alert_alone")
+        if held_back is None:
+            return
+        source = item.source
+        since = f" ({held_back} more since the last such line)" if held_back else ""
+        logger.info(
+            "the alert of rule %r for %s/%d/%d (%d bytes) was rejected in a record batch for topic %r: %s. Producing it "
+            "again in a batch of its own, because the broker checks the batch as a whole%s",
+            item.rule_name, source.topic(), source.partition(), source.offset(), item.size,
+            self._settings.output_topic, item.error, since,
+        )
+
     def flush(self, timeout: float) -> int:
         """Serve delivery reports and replace rejected records until none is outstanding or ``timeout`` seconds passed.
 
@@ -360,8 +425,9 @@ class RecordProducer:
         """
         deadline = time.monotonic() + timeout
         remaining = self.producer.flush(timeout)
-        # A rejected alert becomes a dead letter, which may be rejected and produced again, alone and
-        # then shortened. Each round moves every rejected record one step on, so the loop ends.
+        # A rejected alert is produced again alone, then becomes a dead letter, which may be rejected
+        # and produced again, alone and then shortened. Each round moves every rejected record one
+        # step on, so the loop ends.
         # A full local queue must not hold the dead letters past the deadline either.
         self._deadline = deadline
         try:
@@ -402,6 +468,19 @@ class RecordProducer:
             self._offsets.acknowledge(key, source.offset())
 
     # Producing ------------------------------------------------------------------
+
+    def _local_rejection(self, exc: KafkaException) -> str:
+        """Describe a record that ``produce`` rejected before sending it.
+
+        librdkafka words a record over its own size limit as "Broker: Message
+        size too large", so a size error names the producer's limit instead.
+        """
+        if error_code(exc) not in _SIZE_ERRORS:
+            return f"rejected by the producer before sending: {exc.args[0].str()}"
+        return (
+            f"rejected by the producer before sending, because it exceeds the producer's message.max.bytes "
+            f"({self._message_max_bytes}): {exc.args[0].str()}"
+        )
 
     def _produce(
         self,

@@ -58,6 +58,19 @@ ASSIGNMENT_WAIT_LOG_SECONDS = 10.0
 # once it was assigned and then lost or revoked, _UNKNOWN_PARTITION when it never was.
 _NOT_ASSIGNED_ERRORS = frozenset({KafkaError._STATE, KafkaError._UNKNOWN_PARTITION})
 
+# Hints appended to the log line of a delivery failure with these error codes.
+_DELIVERY_FAILURE_HINTS = {
+    KafkaError.INVALID_RECORD: (
+        ". The topic's settings reject a record of the batch, and the broker then fails every record "
+        "of that batch: a compacted topic (cleanup.policy=compact) rejects records without a key, "
+        "so a dead-letter topic must not be compacted when input messages can lack keys"
+    ),
+    KafkaError._MSG_TIMED_OUT: (
+        ". The broker did not acknowledge the record within message.timeout.ms: check that the "
+        "topic exists and that the broker is reachable"
+    ),
+}
+
 
 class DetectionService:
     """The consume, evaluate, produce and commit loop (see the module docstring)."""
@@ -99,7 +112,7 @@ class DetectionService:
             )
         )
         producer = Producer(producer_config(settings.bootstrap_servers, extra, error_callback=self._on_kafka_error))
-        self._records = RecordProducer(producer, settings, self._offsets, self._tracker, metrics)
+        self._records = RecordProducer(producer, settings, self._offsets, self._tracker)
 
     # Lifecycle ----------------------------------------------------------------
 
@@ -158,7 +171,7 @@ class DetectionService:
         totals = self._totals
         logger.info(
             "consumed %d messages since start (skipped by the prefilter: %d, alerts produced: %d, dead-lettered: %d)",
-            totals["consumed"], totals["prefiltered"], totals["alerts"], totals["dead_lettered"] + self._records.replaced_alerts,
+            totals["consumed"], totals["prefiltered"], totals["alerts"], totals["dead_lettered"],
         )
 
     def _loop(self) -> None:
@@ -240,7 +253,6 @@ class DetectionService:
         calls, and the prefilter scans all payloads in one call.
         """
         started = time.perf_counter()
-        dead_letters: Counter[str] = Counter()
 
         consumed, last_offsets = self._batch_positions(messages)
         to_decode = self._select_messages(list(map(Message.value, messages)))
@@ -249,7 +261,7 @@ class DetectionService:
         for index, selected in to_decode:
             message = messages[index]
             add_message((message.topic(), message.partition()), message.offset(), 0)
-            self._handle_message(message, dead_letters, selected)
+            self._handle_message(message, selected)
         # Every skipped message after the last selected one of its partition is done too.
         for key, offset in last_offsets.items():
             self._offsets.add_done_through(key, offset)
@@ -259,7 +271,7 @@ class DetectionService:
             self._prefiltered.subtract(messages[index].topic() for index, _ in to_decode)
         self._records.producer.poll(0)
         self._store_ready_offsets()
-        self._record_batch_metrics(len(messages), consumed, dead_letters, started)
+        self._record_batch_metrics(len(messages), consumed, started)
 
     def _batch_positions(self, messages: list[Message]) -> tuple[Counter[str], dict[tuple[str, int], int]]:
         """Return the number of messages per topic and the last offset per partition, read with C-level ``map``.
@@ -300,7 +312,6 @@ class DetectionService:
     def _handle_message(
         self,
         message: Message,
-        dead_letters: Counter[str],
         selected: tuple[int, ...] | None = None,
     ) -> None:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -316,14 +327,12 @@ class DetectionService:
             alerts = self._rules.alerts_for(event, SourceRef.kafka(topic, partition, offset), selected, copy_source=False)
         except DecodeError as exc:
             self._records.dead_letter(message, exc.reason, exc.message)
-            dead_letters[exc.reason] += 1
             return
         except RuleEvaluationError as exc:
             # A rule bug must neither stop the stream nor lose the message.
             logger.error("evaluation failed for %s/%d/%d: %s", topic, partition, offset, exc, exc_info=exc.cause)
             self._metrics.rule_evaluation_errors.labels(rule_id=exc.rule_id).inc()
             self._records.dead_letter(message, "evaluation_failed", str(exc))
-            dead_letters["evaluation_failed"] += 1
             return
         if self._rules.last_problems:
             self._report_evaluation_problems(topic, partition, offset)
@@ -331,8 +340,7 @@ class DetectionService:
         for compiled, alert in alerts:
             value = self._codecs.encode_alert(alert)
             rule = compiled.rule
-            if not self._records.alert(message, rule.rule_id, rule.name, alert["kibana.alert.uuid"], value, timestamp):
-                dead_letters["alert_rejected"] += 1
+            self._records.alert(message, rule.rule_id, rule.name, alert["kibana.alert.uuid"], value, timestamp)
 
     def _report_evaluation_problems(self, topic: str, partition: int, offset: int) -> None:
         """Count each problem of the last evaluation, and log it at most every 30 s per rule.
@@ -366,13 +374,14 @@ class DetectionService:
         acknowledged_at = time.time()
         for timestamp_ms in self._tracker.take_alert_timestamps():
             self._metrics.observe_alert_latency(timestamp_ms, acknowledged_at)
-        self._count_acknowledged_alerts()
+        self._count_acknowledged_records()
 
         failures = self._tracker.take_failures()
         for failure in failures:
+            hint = _DELIVERY_FAILURE_HINTS.get(failure.code, "") if failure.code is not None else ""
             logger.error(
-                "delivery to %s failed for source %s/%d/%d: %s",
-                failure.topic, failure.source_topic, failure.source_partition, failure.source_offset, failure.error,
+                "delivery to %s failed for source %s/%d/%d: %s%s",
+                failure.topic, failure.source_topic, failure.source_partition, failure.source_offset, failure.error, hint,
             )
         if failures:
             kinds = Counter("alerts" if failure.topic == self._settings.output_topic else "dead_letter" for failure in failures)
@@ -396,10 +405,14 @@ class DetectionService:
             for key, offset in ready.items():
                 self._end_tracker.record(key, offset)
 
-    def _count_acknowledged_alerts(self) -> None:
+    def _count_acknowledged_records(self) -> None:
+        """Count the alerts and dead letters that the broker acknowledged since the last call."""
         for rule_id, count in self._records.take_acknowledged_alerts().items():
             self._metrics.alerts_produced.labels(rule_id=rule_id).inc(count)
             self._totals["alerts"] += count
+        for reason, count in self._records.take_acknowledged_dead_letters().items():
+            self._metrics.count_dead_letter(reason, count)
+            self._totals["dead_lettered"] += count
 
     def _take_records_fatal_error(self) -> None:
         """Stop the service when a replacement record could not be produced (see :class:`RecordProducer`)."""
@@ -419,25 +432,16 @@ class DetectionService:
         self._store_ready_offsets(replace_rejected=False)
         return remaining
 
-    def _record_batch_metrics(
-        self,
-        size: int,
-        consumed: Counter[str],
-        dead_letters: Counter[str],
-        started: float,
-    ) -> None:
+    def _record_batch_metrics(self, size: int, consumed: Counter[str], started: float) -> None:
         metrics = self._metrics
         totals = self._totals
         totals["consumed"] += size
         totals["prefiltered"] += sum(self._prefiltered.values())
-        totals["dead_lettered"] += sum(dead_letters.values())
         for topic, count in consumed.items():
             metrics.events_consumed.labels(topic=topic).inc(count)
         for topic, count in self._prefiltered.items():
             metrics.events_prefiltered.labels(topic=topic).inc(count)
         self._prefiltered.clear()
-        for reason, count in dead_letters.items():
-            metrics.count_dead_letter(reason, count)
         metrics.batch_size.observe(size)
         metrics.batch_duration.observe(time.perf_counter() - started)
 
@@ -503,7 +507,8 @@ class DetectionService:
             self._wait_for_deliveries(self._settings.shutdown_timeout)
             self._commit("revocation")
         self._offsets.forget([(tp.topic, tp.partition) for tp in partitions])
-        waiting = "stopping" if self._stop_reason is not None else "waiting for a new assignment"
+        stopping = self._stop_reason is not None or self._fatal_error is not None or self._closing
+        waiting = "stopping" if stopping else "waiting for a new assignment"
         self._health.set_ready(False, f"partitions revoked, {waiting}")
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from confluent_kafka import KafkaError
+
 from stream.kafka.delivery import DeliveryTracker
 from stream.kafka.offsets import OffsetTracker
 
@@ -176,3 +179,33 @@ def test_delivery_callback_after_forget_ignored() -> None:
     # Only the messages before offset 5 are done: its record of the new assignment is still in flight.
     assert tracker.take_ready() == {KEY: 5}
     assert tracker.in_flight() == 1
+
+
+class _Record:
+    """The part of a produced record that a delivery callback reads."""
+
+    def topic(self) -> str:
+        return "events.dlq"
+
+
+@pytest.mark.parametrize(
+    ("error", "text", "code"),
+    [
+        (KafkaError(KafkaError.INVALID_RECORD), "Broker: Broker failed to validate record (INVALID_RECORD)", KafkaError.INVALID_RECORD),
+        (RuntimeError("no broker"), "no broker", None),
+    ],
+    ids=["kafka-error", "other-error"],
+)
+def test_delivery_failure_describes_error(error: Exception, text: str, code: int | None) -> None:
+    tracker = OffsetTracker()
+    deliveries = DeliveryTracker(tracker)
+    tracker.add(KEY, 5, 0)
+    tracker.add_record(KEY, 5)
+
+    deliveries.callback(KEY[0], KEY[1], 5, None, False)(error, _Record())
+
+    failures = deliveries.take_failures()
+    assert [(failure.error, failure.code) for failure in failures] == [(text, code)]
+    assert failures[0].topic == "events.dlq"
+    # The stored offset stops at the failed message, so it is read again after a restart.
+    assert tracker.take_ready() == {KEY: 5}

@@ -17,7 +17,11 @@ class DeliveryFailure:
     source_topic: str
     source_partition: int
     source_offset: int
+    # librdkafka's description of the error and its code name, such as "Broker: Broker failed to
+    # validate record (INVALID_RECORD)".
     error: str
+    # librdkafka's error code (confluent_kafka.KafkaError), or None for an error of another type.
+    code: int | None = None
 
 
 @dataclass(slots=True)
@@ -45,7 +49,7 @@ class DeliveryTracker:
             if error is not None:
                 self.offsets.fail(key, source_offset, generation)
                 self.failures.append(
-                    DeliveryFailure(message.topic(), source_topic, source_partition, source_offset, str(error))
+                    DeliveryFailure(message.topic(), source_topic, source_partition, source_offset, *_describe_error(error))
                 )
                 return
             self.offsets.acknowledge(key, source_offset, generation)
@@ -63,3 +67,10 @@ class DeliveryTracker:
         """Return and forget the timestamps of alerts acknowledged since the last call."""
         timestamps, self.acknowledged_alert_timestamps = self.acknowledged_alert_timestamps, []
         return timestamps
+
+
+def _describe_error(error: Any) -> tuple[str, int | None]:
+    """Return the text and the code of a delivery error (a ``KafkaError``, or anything else as ``str``)."""
+    if hasattr(error, "str") and hasattr(error, "name") and hasattr(error, "code"):
+        return f"{error.str()} ({error.name()})", error.code()
+    return str(error), None

@@ -81,8 +81,8 @@ def warn_if_output_limit_below_batch(settings: ServiceSettings, timeout: float =
         logger.warning(
             "output topic %r accepts record batches of up to %d bytes (max.message.bytes), but the producer "
             "builds batches of up to %d bytes (batch.size), and the broker rejects a larger batch as a whole: "
-            "alerts that fit one by one may then be dead-lettered as alert_rejected. Raise the topic's "
-            "max.message.bytes to at least %d, or lower the batch with --kafka-config batch.size=%d",
+            "the alerts of a rejected batch are then produced again one by one, which slows the stream. Raise "
+            "the topic's max.message.bytes to at least %d, or lower the batch with --kafka-config batch.size=%d",
             topic, limit, batch_limit, batch_limit, limit,
         )
     return limit

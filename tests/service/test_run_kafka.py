@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import signal
 import string
 import time
@@ -164,6 +165,35 @@ def test_run_dead_letters_alert_too_large(rejected_by: str, kafka_bootstrap, kaf
     again = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
     assert again.returncode == 0, again.stderr
     assert "consumed 0 messages since start" in again.stderr
+
+
+@pytest.mark.kafka
+def test_run_small_alerts_survive_rejected_batch(kafka_bootstrap, kafka_topic_factory, kafka_group_id) -> None:
+    # The broker checks max.message.bytes against a whole record batch, so small alerts that share a
+    # batch with a too-large one are rejected with it. Produced again alone, they fit.
+    input_topic = kafka_topic_factory()
+    dead_letter_topic = kafka_topic_factory(name=f"{input_topic}.dlq")
+    output_topic = kafka_topic_factory(config={"max.message.bytes": "50000"})
+    event = next(event for event, should_alert in labelled_corpus() if should_alert)
+    padding = "".join(random.Random(9).choices(string.ascii_letters, k=60_000))
+    large = orjson.dumps({**event, "labels": {"padding": padding}})
+    small = orjson.dumps(event)
+    produce(kafka_bootstrap, input_topic, [small] * 3 + [large] + [small] * 3)
+
+    finished = run_service(service_arguments(kafka_bootstrap, input_topic, output_topic, kafka_group_id, "--until-end"))
+
+    assert finished.returncode == 0, finished.stderr
+    alerts = read_topic(kafka_bootstrap, output_topic, expected=6)
+    assert sorted(int(record.headers["eql_stream.source.offset"]) for record in alerts) == [0, 1, 2, 4, 5, 6]
+    dead = read_topic(kafka_bootstrap, dead_letter_topic, expected=1)
+    assert [record.value for record in dead] == [large]
+    assert dead[0].headers["eql_stream.error.reason"] == b"alert_rejected"
+    # The dead letter blames the large alert's own size, not a batch.
+    rejected_size = re.search(r", (\d+) bytes\) was rejected", dead[0].headers["eql_stream.error.message"].decode())
+    assert rejected_size is not None
+    assert int(rejected_size.group(1)) > 50_000
+    assert "alerts produced: 6, dead-lettered: 1)" in finished.stderr
+    assert "Producing it again in a batch of its own" in finished.stderr
 
 
 # A 12,000-byte message that is not JSON. Its random letters keep compression from shrinking it below
