@@ -65,7 +65,7 @@ REJECTED_RECORD_ERRORS = frozenset(
 )
 # The size errors among them. A dead letter rejected so is produced again alone, then shortened (see
 # SHORTENED_PAYLOAD_BYTES). INVALID_RECORD (for example a keyless record on a compacted topic)
-# is not about size, so a dead letter rejected with it fails its delivery.
+# is not about size, so a dead letter rejected with it alone fails its delivery.
 _SIZE_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
 
 # How long producing one record alone waits for the records queued before it, and for its own
@@ -87,17 +87,26 @@ class RejectedAlert:
     # The record itself, kept to produce it again alone when it was rejected in a batch with others
     # (the broker checks max.message.bytes and the record rules against a whole batch). None when
     # the record is not to be produced again.
-    key: str | None = None
+    key: str | bytes | None = None
     value: bytes | None = None
     timestamp_ms: int | None = None
     sent_alone: bool = False
+    # librdkafka's error code, and whether the producer rejected the record before sending it.
+    code: int | None = None
+    by_producer: bool = False
 
     def describe(self, output_topic: str) -> str:
         """Return the dead letter's error message: what was rejected and how to fix it."""
+        if self.by_producer:
+            fix = "Raise message.max.bytes in --kafka-config, and that topic's max.message.bytes to match"
+        elif self.code == KafkaError.INVALID_RECORD:
+            fix = "The topic's settings reject the record (for example a broker-side validation): fix the topic"
+        else:
+            fix = "Raise that topic's max.message.bytes, and message.max.bytes in --kafka-config if the alert exceeds it"
         return (
             f"the alert of rule {self.rule_name!r} ({self.rule_id}, {self.size} bytes) was rejected for topic "
-            f"{output_topic!r}: {self.error}. Raise that topic's max.message.bytes, and message.max.bytes in "
-            f"--kafka-config if the alert exceeds it, then produce this dead letter to the input topic again"
+            f"{output_topic!r}: {self.error}. {fix}, then produce the source message (named by the "
+            f"eql_stream.source.* headers) to the input topic again"
         )
 
 
@@ -143,14 +152,16 @@ class RecordProducer:
         self._dead_letter_log = LogThrottle()
         # Alerts rejected in delivery reports, dead-lettered once the producer's poll has returned.
         self.rejected_alerts: list[RejectedAlert] = []
-        # Dead letters rejected for their size in delivery reports, produced again (alone, or shortened)
-        # once the poll has returned.
+        # Dead letters rejected for their size, or as invalid among others, in delivery reports: produced
+        # again (alone, or shortened) once the poll has returned.
         self.rejected_dead_letters: list[RejectedDeadLetter] = []
         # Alerts the broker acknowledged since the last count, by rule id, and dead letters by reason.
         self._acknowledged_alerts: Counter[str] = Counter()
         self._acknowledged_dead_letters: Counter[str] = Counter()
         # While set (a time.monotonic() value), producing into a full local queue gives up at that time.
         self._deadline: float | None = None
+        # While set (a time.monotonic() value), replace_rejected leaves what is left for its next call.
+        self._replace_until: float | None = None
 
     # Alerts -------------------------------------------------------------------
 
@@ -187,7 +198,7 @@ class RecordProducer:
             (HEADER_SOURCE_PARTITION, str(partition)),
             (HEADER_SOURCE_OFFSET, str(offset)),
         ]
-        on_delivery = self._alert_delivery_callback(message, rule_id, rule_name, key, value, timestamp_ms, sent_alone)
+        on_delivery = self._alert_delivery_callback(message, rule_id, rule_name, len(value), timestamp_ms, sent_alone)
         try:
             self._produce(message, self._settings.output_topic, key, value, headers, on_delivery)
         except KafkaException as exc:
@@ -197,7 +208,10 @@ class RecordProducer:
             # dead letter produced next takes over from its record.
             self._offsets.acknowledge((topic, partition), offset)
             generation = self._offsets.generation((topic, partition))
-            rejected = RejectedAlert(message, rule_id, rule_name, len(value), self._local_rejection(exc), generation)
+            rejected = RejectedAlert(
+                message, rule_id, rule_name, len(value), self._local_rejection(exc), generation,
+                code=error_code(exc), by_producer=True,
+            )
             self.dead_letter(message, "alert_rejected", rejected.describe(self._settings.output_topic))
 
     def take_acknowledged_alerts(self) -> Counter[str]:
@@ -215,14 +229,7 @@ class RecordProducer:
         return acknowledged
 
     def _alert_delivery_callback(
-        self,
-        message: Message,
-        rule_id: str,
-        rule_name: str,
-        key: str,
-        value: bytes,
-        timestamp_ms: int | None,
-        sent_alone: bool,
+        self, message: Message, rule_id: str, rule_name: str, size: int, timestamp_ms: int | None, sent_alone: bool
     ) -> Callable[[KafkaError | None, Message], None]:
         """Return the delivery callback of one alert record produced for ``message``.
 
@@ -237,8 +244,10 @@ class RecordProducer:
 
         def on_delivery(error: KafkaError | None, record: Message) -> None:
             if error is not None and error.code() in REJECTED_RECORD_ERRORS:
+                # The report carries the record's key and value, so the callback need not keep them.
                 rejected = RejectedAlert(
-                    message, rule_id, rule_name, len(value), error.str(), generation, key, value, timestamp_ms, sent_alone
+                    message, rule_id, rule_name, size, error.str(), generation,
+                    record.key(), record.value(), timestamp_ms, sent_alone, error.code(),
                 )
                 self.rejected_alerts.append(rejected)
                 return
@@ -272,7 +281,9 @@ class RecordProducer:
         generation = self._offsets.generation((topic, partition))
 
         def on_delivery(error: KafkaError | None, record: Message) -> None:
-            if error is not None and error.code() in _SIZE_ERRORS:
+            # An invalid record fails its whole batch, so a dead letter rejected among others gets
+            # one more try alone. Only a size rejection leads on to a shortened dead letter.
+            if error is not None and (error.code() in _SIZE_ERRORS or (error.code() == KafkaError.INVALID_RECORD and not sent_alone)):
                 rejected = RejectedDeadLetter(message, reason, error_message, error.str(), generation, sent_alone)
                 self.rejected_dead_letters.append(rejected)
                 return
@@ -365,42 +376,69 @@ class RecordProducer:
         """Whether a rejected alert or dead letter waits for :meth:`replace_rejected`."""
         return bool(self.rejected_alerts or self.rejected_dead_letters)
 
-    def replace_rejected(self) -> None:
-        """Replace every alert and dead letter rejected since the last call.
+    def replace_rejected(self, time_limit: float | None = None) -> None:
+        """Replace the alerts and dead letters rejected since the last call, for at most ``time_limit`` seconds.
 
         A record rejected in a batch with other records is first produced
         again whole, in a batch of its own, because the broker checks its
         limits against whole batches. An alert rejected alone is replaced by a
         dead letter of its source message, and a dead letter rejected alone is
         produced shortened (see :meth:`_shortened_dead_letter`), alone too.
+
+        A record goes out alone only once the records queued before it are
+        delivered. When they are not within the time limit (the deadline of
+        :meth:`flush` while one is set, else ``time_limit``, else
+        ``_ALONE_FLUSH_SECONDS`` for each wait), the rest wait for the next
+        call, still unacknowledged, so that the service's loop goes on.
         """
-        rejected_alerts, self.rejected_alerts = self.rejected_alerts, []
+        if time_limit is not None:
+            self._replace_until = time.monotonic() + time_limit
+        try:
+            self._replace_rejected_alerts()
+            self._replace_rejected_dead_letters()
+        finally:
+            self._replace_until = None
+
+    def _replace_rejected_alerts(self) -> None:
+        rejected, self.rejected_alerts = self.rejected_alerts, []
         output_topic = self._settings.output_topic
 
-        def replace_alert(item: RejectedAlert) -> None:
+        def replace_alert(item: RejectedAlert) -> bool:
             key, value = item.key, item.value
-            if key is not None and value is not None and not item.sent_alone:
-                # Rejected among other records, so it may be accepted in a batch of its own.
-                self._log_alert_produced_alone(item)
-                self._produce_alone(
-                    lambda: self._produce_alert(
-                        item.source, item.rule_id, item.rule_name, key, value, item.timestamp_ms, sent_alone=True
-                    )
-                )
-            else:
+            if not _may_fit_alone(item):
                 self.dead_letter(item.source, "alert_rejected", item.describe(output_topic))
+                return True
+            assert key is not None and value is not None
 
-        self._replace(rejected_alerts, "the rejected alert's replacement", replace_alert)
+            # Rejected among other records, so it may be accepted in a batch of its own.
+            def produce() -> None:
+                self._produce_alert(item.source, item.rule_id, item.rule_name, key, value, item.timestamp_ms, sent_alone=True)
 
-        rejected_dead_letters, self.rejected_dead_letters = self.rejected_dead_letters, []
+            if not self._produce_alone(produce, may_wait=True):
+                return False
+            self._log_alert_produced_alone(item)
+            return True
 
-        def produce_again(item: RejectedDeadLetter) -> None:
+        def describe(item: RejectedAlert) -> str:
+            return "the rejected alert again" if _may_fit_alone(item) else "the dead letter of the rejected alert"
+
+        waiting = self._replace(rejected, describe, replace_alert)
+        self.rejected_alerts[:0] = waiting
+
+    def _replace_rejected_dead_letters(self) -> None:
+        rejected, self.rejected_dead_letters = self.rejected_dead_letters, []
+
+        def produce_again(item: RejectedDeadLetter) -> bool:
             if item.sent_alone:
-                self._produce_alone(lambda: self._shortened_dead_letter(item.source, item.reason, item.error_message, item.error))
-            else:
-                self._produce_alone(lambda: self.dead_letter(item.source, item.reason, item.error_message, sent_alone=True))
+                return self._produce_alone(
+                    lambda: self._shortened_dead_letter(item.source, item.reason, item.error_message, item.error), may_wait=True
+                )
+            return self._produce_alone(
+                lambda: self.dead_letter(item.source, item.reason, item.error_message, sent_alone=True), may_wait=True
+            )
 
-        self._replace(rejected_dead_letters, "the dead letter", produce_again)
+        waiting = self._replace(rejected, lambda item: "the dead letter", produce_again)
+        self.rejected_dead_letters[:0] = waiting
 
     def _log_alert_produced_alone(self, item: RejectedAlert) -> None:
         """Log, at most once every 30 s, that a rejected alert is produced again in a batch of its own."""
@@ -439,17 +477,21 @@ class RecordProducer:
         # Records rejected too late to be replaced stay unacknowledged, so their offsets are not stored.
         return remaining + len(self.rejected_alerts) + len(self.rejected_dead_letters)
 
-    def _replace(self, rejected: Sequence[Any], replacement: str, produce: Callable[[Any], None]) -> None:
-        """Call ``produce`` for each rejected record (with ``source`` and ``generation``).
+    def _replace(self, rejected: Sequence[Any], describe: Callable[[Any], str], produce: Callable[[Any], bool]) -> list[Any]:
+        """Call ``produce`` for each rejected record (with ``source`` and ``generation``); return those left waiting.
 
         A record whose partition is no longer assigned as it was is skipped,
         because the consumer that reads its message again handles it. Once
         ``produce`` has queued the replacement, the rejected record is
         acknowledged, so that the replacement keeps the source offset from
-        being stored. A failure to produce is recorded as ``fatal_error``
-        instead of raised; the rejected record then stays unacknowledged.
+        being stored. When ``produce`` returns False, it queued nothing
+        because the time ran out, and that record and the ones after it are
+        returned, unacknowledged, for a later call. A failure to produce is
+        recorded as ``fatal_error`` instead of raised; the rejected record
+        then stays unacknowledged.
         """
-        for item in rejected:
+        for position, item in enumerate(rejected):
+            replacement = describe(item)
             source = item.source
             key = (source.topic(), source.partition())
             where = f"{source.topic()}/{source.partition()}/{source.offset()}"
@@ -460,12 +502,16 @@ class RecordProducer:
                 )
                 continue
             try:
-                produce(item)
+                produced = produce(item)
             except (KafkaException, BufferError) as exc:
-                logger.error("producing %s of %s failed: %s", replacement, where, exc)
-                self.fatal_error = f"producing a dead letter failed: {exc}"
+                detail = _describe_exception(exc)
+                logger.error("producing %s of %s failed: %s", replacement, where, detail)
+                self.fatal_error = f"producing {replacement} of {where} failed: {detail}"
                 continue
+            if not produced:
+                return list(rejected[position:])
             self._offsets.acknowledge(key, source.offset())
+        return []
 
     # Producing ------------------------------------------------------------------
 
@@ -503,21 +549,28 @@ class RecordProducer:
                 # The local queue is full: serve delivery reports to make room, then retry.
                 self.producer.poll(0.1)
 
-    def _produce_alone(self, produce: Callable[[], None]) -> None:
+    def _produce_alone(self, produce: Callable[[], None], *, may_wait: bool = False) -> bool:
         """Run ``produce``, which queues one record, so that the record goes to the broker in a batch of its own.
 
         The records queued before it are delivered first, and the record's own
         delivery report is served before this returns. Each wait ends at the
-        deadline of :meth:`flush` while one is set, else after ``_ALONE_FLUSH_SECONDS``.
+        deadline of :meth:`flush` or the time limit of :meth:`replace_rejected`
+        while one is set, else after ``_ALONE_FLUSH_SECONDS``. With
+        ``may_wait``, a record whose predecessors are not all delivered in time
+        is not produced, and False is returned, so that it is not sent in a
+        shared batch; without it, the record is produced all the same.
         """
         def timeout() -> float:
-            if self._deadline is None:
+            ends = [end for end in (self._deadline, self._replace_until) if end is not None]
+            if not ends:
                 return _ALONE_FLUSH_SECONDS
-            return max(0.0, self._deadline - time.monotonic())
+            return max(0.0, min(ends) - time.monotonic())
 
-        self.producer.flush(timeout())
+        if self.producer.flush(timeout()) and may_wait:
+            return False
         produce()
         self.producer.flush(timeout())
+        return True
 
 
 def _dead_letter_headers(message: Message, reason: str, error_message: str) -> list[tuple[str, Any]]:
@@ -529,3 +582,16 @@ def _dead_letter_headers(message: Message, reason: str, error_message: str) -> l
         (HEADER_SOURCE_PARTITION, str(message.partition())),
         (HEADER_SOURCE_OFFSET, str(message.offset())),
     ]
+
+
+def _may_fit_alone(item: RejectedAlert) -> bool:
+    """Return whether a rejected alert was rejected among other records and kept, so that it may fit alone."""
+    return item.key is not None and item.value is not None and not item.sent_alone
+
+
+def _describe_exception(exc: Exception) -> str:
+    """Return librdkafka's text of a ``KafkaException``, or the text of any other exception."""
+    error = exc.args[0] if exc.args else None
+    if isinstance(exc, KafkaException) and isinstance(error, KafkaError):
+        return f"{error.str()} ({error.name()})"
+    return str(exc) or type(exc).__name__

@@ -54,6 +54,11 @@ EXIT_FAILED = 1
 # How long after subscribing the service waits for its first partitions before it logs the wait.
 ASSIGNMENT_WAIT_LOG_SECONDS = 10.0
 
+# How long one pass of the loop may spend producing replacements of rejected records, each of which
+# waits for the records queued before it. The rest wait for the next pass, so that a broker that does
+# not respond cannot hold the loop, its health beat and its stop checks.
+REPLACEMENT_SECONDS = 5.0
+
 # Errors of librdkafka's store_offsets for a partition this consumer does not own: _STATE
 # once it was assigned and then lost or revoked, _UNKNOWN_PARTITION when it never was.
 _NOT_ASSIGNED_ERRORS = frozenset({KafkaError._STATE, KafkaError._UNKNOWN_PARTITION})
@@ -369,7 +374,7 @@ class DetectionService:
         rejected dead letters again.
         """
         if replace_rejected:
-            self._records.replace_rejected()
+            self._records.replace_rejected(time_limit=REPLACEMENT_SECONDS)
             self._take_records_fatal_error()
         acknowledged_at = time.time()
         for timestamp_ms in self._tracker.take_alert_timestamps():

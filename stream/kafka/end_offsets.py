@@ -34,8 +34,8 @@ def find_end_offsets(consumer: Consumer, topics: Iterable[str], timeout: float =
             # the consumer's position there stays unknown until a message arrives.
             ends[(topic, partition)] = high if high > low else 0
             retained += max(high - low, 0)
-    partitions = "1 partition" if len(ends) == 1 else f"{len(ends)} partitions"
-    logger.info("until-end: stopping at the current end of %s, which retain %d messages", partitions, retained)
+    partitions = "1 partition, which retains" if len(ends) == 1 else f"{len(ends)} partitions, which retain"
+    logger.info("until-end: stopping at the current end of %s %d messages", partitions, retained)
     return ends
 
 

@@ -113,4 +113,4 @@ def test_wait_for_deliveries_full_queue_keeps_deadline() -> None:
 
     assert time.monotonic() - started < 1.0
     assert service._fatal_error is not None
-    assert "dead letter failed" in service._fatal_error
+    assert "producing the dead letter of the rejected alert of events/0/7 failed" in service._fatal_error
