@@ -353,7 +353,7 @@ class _Compiler:
             return self.arithmetic(node)
         if isinstance(node, ast.Negate):
             operand = self.number_operand(node.operand, "-")
-            return call_value(fn.multiply, [operand, constant_value(-1, "number")], "number")
+            return call_value(fn.negate, [operand], "number")
         matcher = self.boolean(node)
         return CompiledValue(lambda event: [matcher(event)], "boolean")
 

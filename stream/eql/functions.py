@@ -372,6 +372,17 @@ def multiply(left: Any, right: Any) -> int | float | None:
     return None if operands is None else _checked(operands[0] * operands[1], "multiply", operands)
 
 
+def negate(value: Any) -> int | float | None:
+    """Return ``-value`` for the unary minus, reporting an overflow as Java's ``Math.negateExact`` would fail."""
+    if not _is_number(value):
+        return None
+    result = -value
+    if isinstance(result, int) and not _LONG_MIN <= result <= _LONG_MAX:
+        report_problem(f"integer overflow beyond the signed 64-bit range in -({value!r})")
+        return None
+    return result
+
+
 def divide(left: Any, right: Any) -> int | float | None:
     """Divide like Java: floating if either side is floating, else truncate toward zero."""
     operands = _numeric_operands(left, right)

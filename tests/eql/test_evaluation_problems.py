@@ -130,6 +130,11 @@ QUERY_CASES = [
         ['number("zz") cannot parse its text as a decimal integer or a floating-point number'],
         id="number",
     ),
+    pytest.param(
+        "process where -process.parent.pid > 0",
+        ["integer overflow beyond the signed 64-bit range in -(-9223372036854775808)"],
+        id="unary-minus",
+    ),
     pytest.param("process where divide(1, 0) == 1", ["integer division by zero in divide(1, 0)"], id="constant-call"),
     pytest.param("process where divide(process.pid, 1) == 3", [], id="no-problem"),
 ]
@@ -138,7 +143,7 @@ QUERY_CASES = [
 @pytest.mark.parametrize(("query", "expected"), QUERY_CASES)
 def test_compiled_query_problem_leaf_false(query: str, expected: list[str]) -> None:
     compiled = compile_query(query)
-    event = {"event": {"category": ["process"]}, "process": {"pid": 3, "title": "zz"}}
+    event = {"event": {"category": ["process"]}, "process": {"pid": 3, "title": "zz", "parent": {"pid": -(2**63)}}}
 
     matched, problems = _collected(compiled.matches, event)
 
