@@ -150,7 +150,7 @@ class RecordProducer:
         self._tracker = tracker
         # A bad producer upstream can send a dead letter per message, so each kind is logged at most every 30 s.
         self._dead_letter_log = LogThrottle()
-        # Alerts rejected in delivery reports, dead-lettered once the producer's poll has returned.
+        # Alerts rejected in delivery reports: produced again alone, or dead-lettered, once the poll has returned.
         self.rejected_alerts: list[RejectedAlert] = []
         # Dead letters rejected for their size, or as invalid among others, in delivery reports: produced
         # again (alone, or shortened) once the poll has returned.
@@ -405,10 +405,9 @@ class RecordProducer:
 
         def replace_alert(item: RejectedAlert) -> bool:
             key, value = item.key, item.value
-            if not _may_fit_alone(item):
+            if key is None or value is None or item.sent_alone:
                 self.dead_letter(item.source, "alert_rejected", item.describe(output_topic))
                 return True
-            assert key is not None and value is not None
 
             # Rejected among other records, so it may be accepted in a batch of its own.
             def produce() -> None:
