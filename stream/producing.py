@@ -32,7 +32,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from stream.config import ServiceSettings
-from stream.kafka.clients import LIBRDKAFKA_MESSAGE_MAX_BYTES, error_code
+from stream.kafka.clients import LIBRDKAFKA_MESSAGE_MAX_BYTES, error_code, error_text
 from stream.kafka.delivery import DeliveryTracker
 from stream.kafka.offsets import OffsetTracker
 from stream.log_throttle import LogThrottle
@@ -503,7 +503,7 @@ class RecordProducer:
             try:
                 produced = produce(item)
             except (KafkaException, BufferError) as exc:
-                detail = _describe_exception(exc)
+                detail = error_text(exc)
                 logger.error("producing %s of %s failed: %s", replacement, where, detail)
                 self.fatal_error = f"producing {replacement} of {where} failed: {detail}"
                 continue
@@ -556,8 +556,8 @@ class RecordProducer:
         deadline of :meth:`flush` or the time limit of :meth:`replace_rejected`
         while one is set, else after ``_ALONE_FLUSH_SECONDS``. With
         ``may_wait``, a record whose predecessors are not all delivered in time
-        is not produced, and False is returned, so that it is not sent in a
-        shared batch; without it, the record is produced all the same.
+        is not produced, so that it is not sent in a shared batch, and False is
+        returned. Without it, the record is produced all the same.
         """
         def timeout() -> float:
             ends = [end for end in (self._deadline, self._replace_until) if end is not None]
@@ -587,10 +587,3 @@ def _may_fit_alone(item: RejectedAlert) -> bool:
     """Return whether a rejected alert was rejected among other records and kept, so that it may fit alone."""
     return item.key is not None and item.value is not None and not item.sent_alone
 
-
-def _describe_exception(exc: Exception) -> str:
-    """Return librdkafka's text of a ``KafkaException``, or the text of any other exception."""
-    error = exc.args[0] if exc.args else None
-    if isinstance(exc, KafkaException) and isinstance(error, KafkaError):
-        return f"{error.str()} ({error.name()})"
-    return str(exc) or type(exc).__name__

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
-from stream.kafka.clients import admin_config, producer_batch_limit
+from stream.kafka.clients import admin_config, error_text, producer_batch_limit
 
 
 @pytest.mark.parametrize(
@@ -33,3 +34,17 @@ def test_admin_config_keeps_security_drops_client_settings() -> None:
     assert config["security.protocol"] == "SASL_SSL"
     assert config["sasl.mechanism"] == "PLAIN"
     assert not {"linger.ms", "fetch.min.bytes", "batch.size"} & set(config)
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (KafkaError(KafkaError.INVALID_RECORD), "Broker: Broker failed to validate record (INVALID_RECORD)"),
+        (KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT)), "Local: Message timed out (_MSG_TIMED_OUT)"),
+        (RuntimeError("no broker"), "no broker"),
+        (BufferError(), "BufferError"),
+    ],
+    ids=["kafka-error", "kafka-exception", "other-error", "error-without-text"],
+)
+def test_error_text_names_code(error: object, text: str) -> None:
+    assert error_text(error) == text

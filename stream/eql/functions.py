@@ -373,7 +373,7 @@ def multiply(left: Any, right: Any) -> int | float | None:
 
 
 def negate(value: Any) -> int | float | None:
-    """Return ``-value`` for the unary minus, reporting an overflow as Java's ``Math.negateExact`` would fail."""
+    """Return ``-value`` for the unary minus, and report an overflow, on which Java's ``Math.negateExact`` fails."""
     if not _is_number(value):
         return None
     result = -value

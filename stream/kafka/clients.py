@@ -154,6 +154,19 @@ def error_code(exc: KafkaException) -> int | None:
     return error.code() if isinstance(error, KafkaError) else None
 
 
+def error_text(error: object) -> str:
+    """Return librdkafka's description and code name of a KafkaError, or of the one a KafkaException carries.
+
+    Example: ``Broker: Broker failed to validate record (INVALID_RECORD)``.
+    Any other error or exception is returned as its ``str``.
+    """
+    if isinstance(error, KafkaException) and error.args and isinstance(error.args[0], KafkaError):
+        error = error.args[0]
+    if isinstance(error, KafkaError):
+        return f"{error.str()} ({error.name()})"
+    return str(error) or type(error).__name__
+
+
 def _rejected_setting(client: str, exc: KafkaException) -> ConfigError:
     error = exc.args[0] if exc.args else None
     reason = error.str() if isinstance(error, KafkaError) else str(exc)

@@ -6,6 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from confluent_kafka import KafkaError
+
+from stream.kafka.clients import error_text
 from stream.kafka.offsets import OffsetTracker
 
 
@@ -48,8 +51,9 @@ class DeliveryTracker:
         def on_delivery(error: Any, message: Any) -> None:
             if error is not None:
                 self.offsets.fail(key, source_offset, generation)
+                code = error.code() if isinstance(error, KafkaError) else None
                 self.failures.append(
-                    DeliveryFailure(message.topic(), source_topic, source_partition, source_offset, *_describe_error(error))
+                    DeliveryFailure(message.topic(), source_topic, source_partition, source_offset, error_text(error), code)
                 )
                 return
             self.offsets.acknowledge(key, source_offset, generation)
@@ -68,9 +72,3 @@ class DeliveryTracker:
         timestamps, self.acknowledged_alert_timestamps = self.acknowledged_alert_timestamps, []
         return timestamps
 
-
-def _describe_error(error: Any) -> tuple[str, int | None]:
-    """Return the text and the code of a delivery error (a ``KafkaError``, or anything else as ``str``)."""
-    if hasattr(error, "str") and hasattr(error, "name") and hasattr(error, "code"):
-        return f"{error.str()} ({error.name()})", error.code()
-    return str(error), None
